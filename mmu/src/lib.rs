@@ -1,1 +1,11 @@
-//! placeholder
+//! vtx32-mmu: the physical memory bus (RAM, ROM, unmapped space), the A20 gate and the
+//! bookkeeping that lets the CPU's decoded-instruction cache notice self-modifying code.
+//!
+//! Paging walks and the TLB (SDM Vol. 3 ch. 4) are the next layer and will live here too
+//! (`paging.rs`, `tlb.rs`); with CR0.PG = 0 a linear address is the physical address.
+
+mod addr;
+mod phys;
+
+pub use addr::{LinearAddr, PhysAddr};
+pub use phys::{MemError, PhysMem, CODE_LINE_SHIFT, MAX_ROM_SIZE, ROM_GRANULE};
