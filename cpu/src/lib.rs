@@ -1,1 +1,24 @@
-//! placeholder
+//! vtx32-cpu: the IA-32 processor core.
+//!
+//! Layout, split by concern: `state` (registers and descriptor caches), `icache` (decoded
+//! instructions per physical address), `exec/` (instruction semantics, one file per family),
+//! `interrupt` (exception and interrupt delivery), `segment` (descriptor loads and checks),
+//! `model` (CPUID and cycle costs). The core knows nothing of boards or front-ends: ports go
+//! through the [`PortIo`] trait and every run returns a [`StopReason`].
+
+pub mod exception;
+mod exec;
+mod icache;
+mod interrupt;
+pub mod model;
+mod segment;
+mod setup;
+pub mod state;
+
+pub use exception::{EventKind, Exception};
+pub use exec::{
+    Core, Cpu, IoAction, IoSize, NoPorts, PortIo, RunLimits, StopReason, MSR_SYSENTER_CS,
+    MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC,
+};
+pub use model::CpuModel;
+pub use state::{Cr0, Cr4, DescTable, Eflags, Regs, SRegs, SegAttrs, SegReg, Segment};

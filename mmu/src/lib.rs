@@ -5,7 +5,9 @@
 //! (`paging.rs`, `tlb.rs`); with CR0.PG = 0 a linear address is the physical address.
 
 mod addr;
+mod paging;
 mod phys;
 
 pub use addr::{LinearAddr, PhysAddr};
+pub use paging::{walk32, Access, PageFault, PagingMode};
 pub use phys::{MemError, PhysMem, CODE_LINE_SHIFT, MAX_ROM_SIZE, ROM_GRANULE};

@@ -97,9 +97,15 @@ impl PhysMem {
     /// decoded-instruction cache coherent).
     pub fn load(&mut self, addr: PhysAddr, bytes: &[u8]) -> Result<(), MemError> {
         let start = addr.0 as usize;
-        let end = start.checked_add(bytes.len()).filter(|&e| e <= self.ram.len());
+        let end = start
+            .checked_add(bytes.len())
+            .filter(|&e| e <= self.ram.len());
         let Some(end) = end else {
-            return Err(MemError::OutsideRam { addr: addr.0, len: bytes.len(), ram: self.ram.len() });
+            return Err(MemError::OutsideRam {
+                addr: addr.0,
+                len: bytes.len(),
+                ram: self.ram.len(),
+            });
         };
         self.ram[start..end].copy_from_slice(bytes);
         if !bytes.is_empty() {
@@ -158,14 +164,19 @@ impl PhysMem {
         let pa = self.gate(addr) as usize;
         match self.ram.get(pa..pa.wrapping_add(4)) {
             Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-            None => (0..4).fold(0u32, |v, i| v | u32::from(self.read_u8(PhysAddr(addr.0 + i))) << (8 * i)),
+            None => (0..4).fold(0u32, |v, i| {
+                v | u32::from(self.read_u8(PhysAddr(addr.0 + i))) << (8 * i)
+            }),
         }
     }
 
     #[cold]
     fn read_u8_slow(&self, pa: u64) -> u8 {
         if pa >= self.rom_high_base {
-            self.rom.get((pa - self.rom_high_base) as usize).copied().unwrap_or(0xFF)
+            self.rom
+                .get((pa - self.rom_high_base) as usize)
+                .copied()
+                .unwrap_or(0xFF)
         } else {
             0xFF
         }
@@ -198,7 +209,9 @@ impl PhysMem {
     fn write_le<const N: usize>(&mut self, addr: PhysAddr, bytes: [u8; N]) {
         let pa = self.gate(addr) as usize;
         let first = self.line_flags.get(pa >> CODE_LINE_SHIFT);
-        let last = self.line_flags.get(pa.wrapping_add(N - 1) >> CODE_LINE_SHIFT);
+        let last = self
+            .line_flags
+            .get(pa.wrapping_add(N - 1) >> CODE_LINE_SHIFT);
         if let (Some(0), Some(0)) = (first, last) {
             self.ram[pa..pa + N].copy_from_slice(&bytes);
         } else {
@@ -249,7 +262,10 @@ impl PhysMem {
     #[inline(always)]
     pub fn code_gen(&self, addr: PhysAddr) -> u32 {
         let pa = self.gate(addr) as usize;
-        self.line_gen.get(pa >> CODE_LINE_SHIFT).copied().unwrap_or(0)
+        self.line_gen
+            .get(pa >> CODE_LINE_SHIFT)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Copies bytes out for debuggers and traces (no side effects).
@@ -277,14 +293,24 @@ mod tests {
         m.write_u8(PhysAddr(0xF0000), 0x22);
         m.write_u32(PhysAddr(0xEFFFE), 0xAABB_CCDD);
         assert_eq!(m.read_u8(PhysAddr(0xF0000)), 0x11, "ROM must not change");
-        assert_eq!(m.read_u16(PhysAddr(0xEFFFE)), 0xCCDD, "RAM part of a straddling write lands");
+        assert_eq!(
+            m.read_u16(PhysAddr(0xEFFFE)),
+            0xCCDD,
+            "RAM part of a straddling write lands"
+        );
     }
 
     #[test]
     fn rom_size_rules() {
         let mut m = PhysMem::new(2 << 20).unwrap();
-        assert_eq!(m.load_rom(&[0; 1000]), Err(MemError::RomSizeNotGranular(1000)));
-        assert_eq!(m.load_rom(&vec![0; 5 * ROM_GRANULE]), Err(MemError::RomTooLarge(5 * ROM_GRANULE)));
+        assert_eq!(
+            m.load_rom(&[0; 1000]),
+            Err(MemError::RomSizeNotGranular(1000))
+        );
+        assert_eq!(
+            m.load_rom(&vec![0; 5 * ROM_GRANULE]),
+            Err(MemError::RomTooLarge(5 * ROM_GRANULE))
+        );
         assert!(PhysMem::new(1000).is_err());
     }
 

@@ -1,0 +1,140 @@
+//! Arithmetic flag computation (SDM Vol. 1 Appendix A, "EFLAGS Cross-Reference").
+//!
+//! Flags are computed eagerly. Undefined-flag policy (one policy, kept everywhere): vtx32
+//! produces what a modern Intel host CPU produces; the host-CPU differential test in
+//! `testsuites/` checks undefined flags too. Each family file documents its choices.
+
+use super::operand::{mask, sign_bit};
+use super::Core;
+use crate::state::Eflags;
+
+/// PF for every low byte: set when the number of 1 bits is even.
+static PARITY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() % 2 == 0;
+        i += 1;
+    }
+    t
+};
+
+pub(crate) const CF: u32 = Eflags::CF.bits();
+pub(crate) const PF: u32 = Eflags::PF.bits();
+pub(crate) const AF: u32 = Eflags::AF.bits();
+pub(crate) const ZF: u32 = Eflags::ZF.bits();
+pub(crate) const SF: u32 = Eflags::SF.bits();
+pub(crate) const OF: u32 = Eflags::OF.bits();
+pub(crate) const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
+
+/// ZF, SF and PF of a result of `size` bytes.
+#[inline(always)]
+pub(crate) fn szp(size: u32, r: u32) -> u32 {
+    let r = r & mask(size);
+    let mut f = 0;
+    if r == 0 {
+        f |= ZF;
+    }
+    if r & sign_bit(size) != 0 {
+        f |= SF;
+    }
+    if PARITY[(r & 0xFF) as usize] {
+        f |= PF;
+    }
+    f
+}
+
+/// Flags of `a + b + carry` (ADD, ADC, INC without CF).
+#[inline(always)]
+pub(crate) fn add(size: u32, a: u32, b: u32, carry: u32, r: u32) -> u32 {
+    let m = mask(size);
+    let full = u64::from(a & m) + u64::from(b & m) + u64::from(carry);
+    let mut f = szp(size, r);
+    if full > u64::from(m) {
+        f |= CF;
+    }
+    if (a ^ b ^ r) & 0x10 != 0 {
+        f |= AF;
+    }
+    if (a ^ r) & (b ^ r) & sign_bit(size) != 0 {
+        f |= OF;
+    }
+    f
+}
+
+/// Flags of `a - b - borrow` (SUB, SBB, CMP, NEG, DEC without CF).
+#[inline(always)]
+pub(crate) fn sub(size: u32, a: u32, b: u32, borrow: u32, r: u32) -> u32 {
+    let m = mask(size);
+    let mut f = szp(size, r);
+    if u64::from(a & m) < u64::from(b & m) + u64::from(borrow) {
+        f |= CF;
+    }
+    if (a ^ b ^ r) & 0x10 != 0 {
+        f |= AF;
+    }
+    if (a ^ b) & (a ^ r) & sign_bit(size) != 0 {
+        f |= OF;
+    }
+    f
+}
+
+/// Flags of a logical operation: CF = OF = 0, AF = 0 (undefined; the host clears it).
+#[inline(always)]
+pub(crate) fn logic(size: u32, r: u32) -> u32 {
+    szp(size, r)
+}
+
+impl Core {
+    /// Replaces the flags in `which` with those in `f`.
+    #[inline(always)]
+    pub(crate) fn set_flags(&mut self, which: u32, f: u32) {
+        let e = self.regs.eflags.bits();
+        self.regs.eflags = Eflags::from_bits_retain((e & !which) | (f & which));
+    }
+
+    /// Current CF as 0/1.
+    #[inline(always)]
+    pub(crate) fn cf(&self) -> u32 {
+        self.regs.eflags.bits() & CF
+    }
+
+    /// Tests a flag.
+    #[inline(always)]
+    pub(crate) fn flag(&self, f: u32) -> bool {
+        self.regs.eflags.bits() & f != 0
+    }
+
+    /// Evaluates a condition code (SDM Vol. 1 Appendix B, low 4 bits of Jcc/SETcc/CMOVcc).
+    #[inline(always)]
+    pub(crate) fn condition(&self, cc: iced_x86::ConditionCode) -> bool {
+        use iced_x86::ConditionCode as C;
+        let e = self.regs.eflags.bits();
+        let (c, z, s, o, p) = (
+            e & CF != 0,
+            e & ZF != 0,
+            e & SF != 0,
+            e & OF != 0,
+            e & PF != 0,
+        );
+        match cc {
+            C::o => o,
+            C::no => !o,
+            C::b => c,
+            C::ae => !c,
+            C::e => z,
+            C::ne => !z,
+            C::be => c || z,
+            C::a => !c && !z,
+            C::s => s,
+            C::ns => !s,
+            C::p => p,
+            C::np => !p,
+            C::l => s != o,
+            C::ge => s == o,
+            C::le => z || s != o,
+            C::g => !z && s == o,
+            C::None => true,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Memory access through segmentation (SDM Vol. 3 §3.4, §5.3 limit checks, §5.4 type
+//! checks) and paging (§4). Every guest data access goes through here.
+
+use super::Core;
+use crate::exception::{vector, Exception};
+use crate::state::{Cr0, Cr4, SegAttrs, SegReg};
+use vtx32_mmu::{walk32, Access, LinearAddr, PagingMode, PhysAddr};
+
+impl Core {
+    /// Recomputes the per-segment shortcuts after any segment-register or mode change.
+    pub(crate) fn refresh_segment_fast_paths(&mut self) {
+        for s in SegReg::ALL {
+            let a = self.sregs.seg[s as usize].attrs;
+            let usable = !a.contains(SegAttrs::UNUSABLE) && a.contains(SegAttrs::P);
+            let code = a.contains(SegAttrs::CODE);
+            let expand_down = !code && a.contains(SegAttrs::DC);
+            self.seg_read_fast[s as usize] =
+                usable && !expand_down && (!code || a.contains(SegAttrs::RW));
+            self.seg_write_fast[s as usize] =
+                usable && !expand_down && !code && a.contains(SegAttrs::RW);
+        }
+        self.fetch_dirty = true;
+    }
+
+    /// The fault a bad access through `seg` raises: #SS(0) for SS, #GP(0) otherwise.
+    #[inline]
+    fn seg_fault(seg: SegReg) -> Exception {
+        if seg == SegReg::Ss {
+            Exception::ss(0)
+        } else {
+            Exception::gp(0)
+        }
+    }
+
+    /// Checks an access of `size` bytes at `off` in `seg` and returns the linear address.
+    #[inline(always)]
+    pub(crate) fn seg_linear(
+        &self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+        write: bool,
+    ) -> Result<u32, Exception> {
+        let s = &self.sregs.seg[seg as usize];
+        let fast = if write {
+            self.seg_write_fast[seg as usize]
+        } else {
+            self.seg_read_fast[seg as usize]
+        };
+        let last = off.wrapping_add(size - 1);
+        if fast && last >= off && last <= s.limit {
+            return Ok(s.base.wrapping_add(off));
+        }
+        self.seg_linear_slow(seg, off, size, write)
+    }
+
+    #[cold]
+    fn seg_linear_slow(
+        &self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+        write: bool,
+    ) -> Result<u32, Exception> {
+        let s = &self.sregs.seg[seg as usize];
+        let a = s.attrs;
+        if self.protected() && !self.v86() {
+            // Null / unusable selector (SDM §5.4.1).
+            if a.contains(SegAttrs::UNUSABLE) || !a.contains(SegAttrs::P) {
+                return Err(Self::seg_fault(seg));
+            }
+            let code = a.contains(SegAttrs::CODE);
+            if write && (code || !a.contains(SegAttrs::RW)) {
+                return Err(Self::seg_fault(seg));
+            }
+            if !write && code && !a.contains(SegAttrs::RW) {
+                return Err(Self::seg_fault(seg));
+            }
+        }
+        let last = u64::from(off) + u64::from(size) - 1;
+        let expand_down = !a.contains(SegAttrs::CODE) && a.contains(SegAttrs::DC);
+        let ok = if expand_down {
+            // Valid offsets are limit+1 ..= 0xFFFF or 0xFFFFFFFF by the B flag (SDM §5.3).
+            let upper: u64 = if a.contains(SegAttrs::DB) {
+                0xFFFF_FFFF
+            } else {
+                0xFFFF
+            };
+            u64::from(off) > u64::from(s.limit) && last <= upper
+        } else {
+            last <= u64::from(s.limit)
+        };
+        if !ok {
+            return Err(Self::seg_fault(seg));
+        }
+        Ok(s.base.wrapping_add(off))
+    }
+
+    /// Translates a linear address for a data access (paging when CR0.PG = 1).
+    #[inline(always)]
+    pub(crate) fn translate(&mut self, lin: u32, access: Access) -> Result<PhysAddr, Exception> {
+        if !self.sregs.cr0.contains(Cr0::PG) {
+            return Ok(PhysAddr(u64::from(lin)));
+        }
+        self.translate_paged(lin, access)
+    }
+
+    #[cold]
+    fn translate_paged(&mut self, lin: u32, access: Access) -> Result<PhysAddr, Exception> {
+        let mode = PagingMode {
+            cr3: self.sregs.cr3,
+            pse: self.sregs.cr4.contains(Cr4::PSE),
+            wp: self.sregs.cr0.contains(Cr0::WP),
+        };
+        let user = self.sregs.cpl == 3;
+        walk32(&mut self.mem, mode, LinearAddr(lin), access, user).map_err(|pf| {
+            self.sregs.cr2 = pf.linear.0;
+            Exception::fault_code(vector::PF, pf.error_code)
+        })
+    }
+
+    /// Translates a code fetch.
+    #[inline(always)]
+    pub(crate) fn translate_fetch(&mut self, lin: u32) -> Result<PhysAddr, Exception> {
+        self.translate(lin, Access::Execute)
+    }
+
+    /// Reads `size` (1, 2 or 4) bytes at linear address `lin`. An access that crosses a page
+    /// boundary is translated page by page.
+    #[inline(always)]
+    pub(crate) fn read_linear(&mut self, lin: u32, size: u32) -> Result<u32, Exception> {
+        if lin & 0xFFF > 0x1000 - size {
+            return self.read_linear_split(lin, size);
+        }
+        let pa = self.translate(lin, Access::Read)?;
+        Ok(match size {
+            1 => u32::from(self.mem.read_u8(pa)),
+            2 => u32::from(self.mem.read_u16(pa)),
+            _ => self.mem.read_u32(pa),
+        })
+    }
+
+    #[cold]
+    fn read_linear_split(&mut self, lin: u32, size: u32) -> Result<u32, Exception> {
+        let a = self.translate(lin, Access::Read)?;
+        let b = self.translate((lin | 0xFFF).wrapping_add(1), Access::Read)?;
+        let mut v = 0u32;
+        for i in 0..size {
+            let l = lin.wrapping_add(i);
+            let pa = if (l ^ lin) & !0xFFF == 0 {
+                PhysAddr(a.0 + u64::from(i))
+            } else {
+                PhysAddr(b.0 + u64::from(l & 0xFFF))
+            };
+            v |= u32::from(self.mem.read_u8(pa)) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    /// Writes `size` bytes at linear address `lin`. Both pages of a split access are
+    /// translated before any byte is written, so a fault leaves memory unchanged.
+    #[inline(always)]
+    pub(crate) fn write_linear(&mut self, lin: u32, size: u32, v: u32) -> Result<(), Exception> {
+        if lin & 0xFFF > 0x1000 - size {
+            return self.write_linear_split(lin, size, v);
+        }
+        let pa = self.translate(lin, Access::Write)?;
+        match size {
+            1 => self.mem.write_u8(pa, v as u8),
+            2 => self.mem.write_u16(pa, v as u16),
+            _ => self.mem.write_u32(pa, v),
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn write_linear_split(&mut self, lin: u32, size: u32, v: u32) -> Result<(), Exception> {
+        let a = self.translate(lin, Access::Write)?;
+        let b = self.translate((lin | 0xFFF).wrapping_add(1), Access::Write)?;
+        for i in 0..size {
+            let l = lin.wrapping_add(i);
+            let pa = if (l ^ lin) & !0xFFF == 0 {
+                PhysAddr(a.0 + u64::from(i))
+            } else {
+                PhysAddr(b.0 + u64::from(l & 0xFFF))
+            };
+            self.mem.write_u8(pa, (v >> (8 * i)) as u8);
+        }
+        Ok(())
+    }
+
+    /// Checks that a write of `size` bytes at `seg:off` would succeed, without writing
+    /// (used by instructions that must not change state before a later fault).
+    pub(crate) fn probe_write(
+        &mut self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+    ) -> Result<(), Exception> {
+        let lin = self.seg_linear(seg, off, size, true)?;
+        if self.sregs.cr0.contains(Cr0::PG) {
+            // A probe must not set dirty bits on a page it then does not write: the
+            // translations happen again when the write is done.
+            let _ = self.translate(lin, Access::Write)?;
+            if lin & 0xFFF > 0x1000 - size {
+                let _ = self.translate((lin | 0xFFF).wrapping_add(1), Access::Write)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn read_mem(&mut self, seg: SegReg, off: u32, size: u32) -> Result<u32, Exception> {
+        let lin = self.seg_linear(seg, off, size, false)?;
+        self.read_linear(lin, size)
+    }
+
+    /// Writes `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn write_mem(
+        &mut self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+        v: u32,
+    ) -> Result<(), Exception> {
+        let lin = self.seg_linear(seg, off, size, true)?;
+        self.write_linear(lin, size, v)
+    }
+
+    /// Reads a system structure (descriptor tables, TSS, IVT) at a linear address with
+    /// supervisor rights (SDM §4.6: implicit supervisor-mode accesses).
+    pub(crate) fn read_sys(&mut self, lin: u32, size: u32) -> Result<u32, Exception> {
+        let cpl = self.sregs.cpl;
+        self.sregs.cpl = 0;
+        let r = self.read_linear(lin, size);
+        self.sregs.cpl = cpl;
+        r
+    }
+
+    /// Writes a system structure with supervisor rights.
+    pub(crate) fn write_sys(&mut self, lin: u32, size: u32, v: u32) -> Result<(), Exception> {
+        let cpl = self.sregs.cpl;
+        self.sregs.cpl = 0;
+        let r = self.write_linear(lin, size, v);
+        self.sregs.cpl = cpl;
+        r
+    }
+}

@@ -1,0 +1,363 @@
+//! Segment descriptors and segment-register loads (SDM Vol. 3 §3.4-3.5, §5.5-5.8).
+//!
+//! Real and virtual-8086 mode loads set base = selector << 4. Protected-mode loads read the
+//! descriptor from the GDT or LDT, check type, privilege and presence, set the accessed bit,
+//! and fill the descriptor cache. Far JMP/CALL/RET to code segments at the same privilege
+//! level and far RET to an outer level are here; call gates and task switches are raised as
+//! #GP until they are modelled.
+
+use crate::exception::{vector, Exception};
+use crate::exec::Core;
+use crate::state::{gpr, Eflags, SegAttrs, SegReg, Segment};
+
+/// A raw 8-byte descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Descriptor {
+    pub lo: u32,
+    pub hi: u32,
+}
+
+impl Descriptor {
+    pub fn base(self) -> u32 {
+        (self.lo >> 16) | ((self.hi & 0xFF) << 16) | (self.hi & 0xFF00_0000)
+    }
+    /// Byte-granular limit (G scales by 4 KiB, filling the low 12 bits with ones).
+    pub fn limit(self) -> u32 {
+        let raw = (self.lo & 0xFFFF) | (self.hi & 0xF_0000);
+        if self.hi & (1 << 23) != 0 {
+            (raw << 12) | 0xFFF
+        } else {
+            raw
+        }
+    }
+    pub fn attrs(self) -> SegAttrs {
+        SegAttrs::from_bits_retain((self.hi >> 8) & 0xF0FF)
+    }
+    pub fn segment(self, selector: u16) -> Segment {
+        Segment {
+            selector,
+            base: self.base(),
+            limit: self.limit(),
+            attrs: self.attrs(),
+        }
+    }
+}
+
+/// Error code for a selector-related fault: the selector with RPL bits cleared (SDM §6.13).
+fn sel_err(sel: u16) -> u32 {
+    u32::from(sel & 0xFFFC)
+}
+
+impl Core {
+    /// EFLAGS.IOPL.
+    #[inline(always)]
+    pub(crate) fn iopl(&self) -> u8 {
+        ((self.regs.eflags.bits() >> 12) & 3) as u8
+    }
+
+    /// Linear address of the descriptor for `sel`, or #GP(sel) if outside the table limit.
+    fn descriptor_addr(&self, sel: u16) -> Result<u32, Exception> {
+        let index = u32::from(sel & 0xFFF8);
+        let (base, limit) = if sel & 4 != 0 {
+            let l = &self.sregs.ldtr;
+            if l.attrs.contains(SegAttrs::UNUSABLE) || l.selector & 0xFFFC == 0 {
+                return Err(Exception::gp(sel_err(sel)));
+            }
+            (l.base, l.limit)
+        } else {
+            (self.sregs.gdtr.base, u32::from(self.sregs.gdtr.limit))
+        };
+        if index + 7 > limit {
+            return Err(Exception::gp(sel_err(sel)));
+        }
+        Ok(base.wrapping_add(index))
+    }
+
+    /// Reads the descriptor for `sel`.
+    pub(crate) fn read_descriptor(&mut self, sel: u16) -> Result<(Descriptor, u32), Exception> {
+        let a = self.descriptor_addr(sel)?;
+        let lo = self.read_sys(a, 4)?;
+        let hi = self.read_sys(a.wrapping_add(4), 4)?;
+        Ok((Descriptor { lo, hi }, a))
+    }
+
+    /// Sets the accessed bit of a code/data descriptor in memory (SDM §3.4.5.1).
+    fn mark_accessed(&mut self, d: &mut Descriptor, addr: u32) -> Result<(), Exception> {
+        if d.hi & (1 << 8) == 0 {
+            d.hi |= 1 << 8;
+            self.write_sys(addr.wrapping_add(4), 4, d.hi)?;
+        }
+        Ok(())
+    }
+
+    /// MOV/POP/LxS to DS, ES, FS, GS or SS (SDM MOV, "Operation" for protected mode).
+    pub(crate) fn load_data_segment(&mut self, seg: SegReg, sel: u16) -> Result<(), Exception> {
+        if seg == SegReg::Cs {
+            return Err(Exception::ud());
+        }
+        if !self.protected() || self.v86() {
+            let v86 = self.v86();
+            let s = &mut self.sregs.seg[seg as usize];
+            // Real mode: only selector and base change (unreal mode keeps the limit).
+            s.selector = sel;
+            s.base = u32::from(sel) << 4;
+            if v86 {
+                *s = Segment::real_mode_with(
+                    sel,
+                    SegAttrs::P
+                        | SegAttrs::S
+                        | SegAttrs::RW
+                        | SegAttrs::ACCESSED
+                        | SegAttrs::from_bits_retain(3 << 5),
+                );
+            }
+            self.refresh_segment_fast_paths();
+            return Ok(());
+        }
+        let cpl = self.sregs.cpl;
+        let rpl = (sel & 3) as u8;
+        if sel & 0xFFFC == 0 {
+            if seg == SegReg::Ss {
+                return Err(Exception::gp(0));
+            }
+            // A null selector loads an unusable segment; using it faults later.
+            self.sregs.seg[seg as usize] = Segment {
+                selector: sel,
+                base: 0,
+                limit: 0,
+                attrs: SegAttrs::UNUSABLE,
+            };
+            self.refresh_segment_fast_paths();
+            return Ok(());
+        }
+        let (mut d, addr) = self.read_descriptor(sel)?;
+        let a = d.attrs();
+        let dpl = a.dpl();
+        let code = a.contains(SegAttrs::CODE);
+        if seg == SegReg::Ss {
+            // Writable data segment with RPL = DPL = CPL (SDM MOV: #GP(selector)).
+            if rpl != cpl
+                || !a.contains(SegAttrs::S)
+                || code
+                || !a.contains(SegAttrs::RW)
+                || dpl != cpl
+            {
+                return Err(Exception::gp(sel_err(sel)));
+            }
+            if !a.contains(SegAttrs::P) {
+                return Err(Exception::ss(sel_err(sel)));
+            }
+        } else {
+            // Data or readable code; nonconforming needs RPL <= DPL and CPL <= DPL.
+            if !a.contains(SegAttrs::S) || (code && !a.contains(SegAttrs::RW)) {
+                return Err(Exception::gp(sel_err(sel)));
+            }
+            let conforming = code && a.contains(SegAttrs::DC);
+            if !conforming && (rpl > dpl || cpl > dpl) {
+                return Err(Exception::gp(sel_err(sel)));
+            }
+            if !a.contains(SegAttrs::P) {
+                return Err(Exception::fault_code(vector::NP, sel_err(sel)));
+            }
+        }
+        self.mark_accessed(&mut d, addr)?;
+        self.sregs.seg[seg as usize] = d.segment(sel);
+        self.refresh_segment_fast_paths();
+        Ok(())
+    }
+
+    /// Checks a code-segment descriptor for a far JMP/CALL to the same privilege level and
+    /// returns the new CS (SDM JMP/CALL "Operation", protected mode, code segment cases).
+    fn check_code_target(&mut self, sel: u16, off: u32) -> Result<Segment, Exception> {
+        if sel & 0xFFFC == 0 {
+            return Err(Exception::gp(0));
+        }
+        let (mut d, addr) = self.read_descriptor(sel)?;
+        let a = d.attrs();
+        let cpl = self.sregs.cpl;
+        if !a.contains(SegAttrs::S) {
+            // Call gates, task gates and TSS descriptors: not modelled yet.
+            return Err(Exception::gp(sel_err(sel)));
+        }
+        if !a.contains(SegAttrs::CODE) {
+            return Err(Exception::gp(sel_err(sel)));
+        }
+        let dpl = a.dpl();
+        let rpl = (sel & 3) as u8;
+        if a.contains(SegAttrs::DC) {
+            if dpl > cpl {
+                return Err(Exception::gp(sel_err(sel)));
+            }
+        } else if rpl > cpl || dpl != cpl {
+            return Err(Exception::gp(sel_err(sel)));
+        }
+        if !a.contains(SegAttrs::P) {
+            return Err(Exception::fault_code(vector::NP, sel_err(sel)));
+        }
+        let mut s = d.segment((sel & 0xFFFC) | u16::from(cpl));
+        if off > s.limit {
+            return Err(Exception::gp(0));
+        }
+        self.mark_accessed(&mut d, addr)?;
+        s.attrs |= SegAttrs::ACCESSED;
+        Ok(s)
+    }
+
+    fn set_cs(&mut self, s: Segment) {
+        self.sregs.seg[SegReg::Cs as usize] = s;
+        self.refresh_segment_fast_paths();
+    }
+
+    /// Far JMP.
+    pub(crate) fn far_jump(&mut self, sel: u16, off: u32, op32: bool) -> Result<(), Exception> {
+        let off = if op32 { off } else { off & 0xFFFF };
+        if !self.protected() || self.v86() {
+            let cs = &self.sregs.seg[SegReg::Cs as usize];
+            if off > cs.limit {
+                return Err(Exception::gp(0));
+            }
+            self.set_real_cs(sel);
+            self.next_eip = off;
+            return Ok(());
+        }
+        let s = self.check_code_target(sel, off)?;
+        self.set_cs(s);
+        self.next_eip = off;
+        Ok(())
+    }
+
+    fn set_real_cs(&mut self, sel: u16) {
+        let cs = &mut self.sregs.seg[SegReg::Cs as usize];
+        cs.selector = sel;
+        cs.base = u32::from(sel) << 4;
+        self.refresh_segment_fast_paths();
+    }
+
+    /// Far CALL.
+    pub(crate) fn far_call(&mut self, sel: u16, off: u32, op32: bool) -> Result<(), Exception> {
+        let size = if op32 { 4 } else { 2 };
+        let off = if op32 { off } else { off & 0xFFFF };
+        let old_cs = u32::from(self.sregs.seg[SegReg::Cs as usize].selector);
+        let ret = self.next_eip;
+        let m = self.sp_mask();
+        let esp = self.regs.gpr[gpr::ESP];
+        self.probe_write(SegReg::Ss, esp.wrapping_sub(2 * size) & m, 2 * size)?;
+        if !self.protected() || self.v86() {
+            if off > self.sregs.seg[SegReg::Cs as usize].limit {
+                return Err(Exception::gp(0));
+            }
+            self.push(size, old_cs)?;
+            self.push(size, ret)?;
+            self.set_real_cs(sel);
+            self.next_eip = off;
+            return Ok(());
+        }
+        let s = self.check_code_target(sel, off)?;
+        self.push(size, old_cs)?;
+        self.push(size, ret)?;
+        self.set_cs(s);
+        self.next_eip = off;
+        Ok(())
+    }
+
+    /// Far RET (and the CS:EIP part of IRET): same level, or an outer level with the outer
+    /// stack popped and data segments that are no longer accessible nulled (SDM RET).
+    pub(crate) fn far_return(&mut self, op32: bool, imm: u32) -> Result<(), Exception> {
+        let size = if op32 { 4 } else { 2 };
+        let m = if op32 { 0xFFFF_FFFF } else { 0xFFFF };
+        let off = self.peek(0, size)? & m;
+        let sel = self.peek(size, size)? as u16;
+        if !self.protected() || self.v86() {
+            if off > self.sregs.seg[SegReg::Cs as usize].limit {
+                return Err(Exception::gp(0));
+            }
+            self.set_real_cs(sel);
+            self.next_eip = off;
+            let sp = self.regs.gpr[gpr::ESP].wrapping_add(2 * size + imm);
+            self.set_sp(sp);
+            return Ok(());
+        }
+        let rpl = (sel & 3) as u8;
+        if rpl > self.sregs.cpl {
+            // Return to an outer privilege level: the outer SS:ESP sit above the parameters.
+            let new_esp = self.peek(2 * size + imm, size)?;
+            let new_ss = self.peek(3 * size + imm, size)? as u16;
+            return self.far_return_checked(
+                sel,
+                off,
+                op32,
+                Some((new_ss, new_esp.wrapping_add(imm))),
+            );
+        }
+        let sp = self.regs.gpr[gpr::ESP].wrapping_add(2 * size + imm);
+        self.far_return_checked(sel, off, op32, None)?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    /// Completes a return to an outer level: loads CS, SS:ESP and nulls data segment
+    /// registers the new CPL may not use (SDM RET / IRET "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
+    pub(crate) fn return_to_outer(
+        &mut self,
+        cs: Segment,
+        eip: u32,
+        ss_sel: u16,
+        esp: u32,
+        op32: bool,
+    ) -> Result<(), Exception> {
+        let new_cpl = (cs.selector & 3) as u8;
+        let old_cpl = self.sregs.cpl;
+        let old_cs = self.sregs.seg[SegReg::Cs as usize];
+        self.sregs.cpl = new_cpl;
+        if let Err(e) = self.load_data_segment(SegReg::Ss, ss_sel) {
+            self.sregs.cpl = old_cpl;
+            return Err(e);
+        }
+        self.sregs.seg[SegReg::Cs as usize] = cs;
+        let _ = old_cs;
+        if op32 {
+            self.regs.gpr[gpr::ESP] = esp;
+        } else {
+            self.set_sp(esp);
+        }
+        for s in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
+            let r = self.sregs.seg[s as usize];
+            let a = r.attrs;
+            let data_or_nc = !a.contains(SegAttrs::CODE) || !a.contains(SegAttrs::DC);
+            if !a.contains(SegAttrs::UNUSABLE) && data_or_nc && a.dpl() < new_cpl {
+                self.sregs.seg[s as usize] = Segment {
+                    selector: 0,
+                    base: r.base,
+                    limit: r.limit,
+                    attrs: SegAttrs::UNUSABLE,
+                };
+            }
+        }
+        self.next_eip = eip;
+        self.refresh_segment_fast_paths();
+        let _ = Eflags::IF;
+        Ok(())
+    }
+
+    /// Loads CS for an interrupt/exception handler (privilege checks are done by the caller).
+    pub(crate) fn load_handler_cs(&mut self, sel: u16) -> Result<(Segment, u8), Exception> {
+        if sel & 0xFFFC == 0 {
+            return Err(Exception::gp(0));
+        }
+        let (mut d, addr) = self.read_descriptor(sel)?;
+        let a = d.attrs();
+        if !a.contains(SegAttrs::S) || !a.contains(SegAttrs::CODE) || a.dpl() > self.sregs.cpl {
+            return Err(Exception::gp(sel_err(sel)));
+        }
+        if !a.contains(SegAttrs::P) {
+            return Err(Exception::fault_code(vector::NP, sel_err(sel)));
+        }
+        self.mark_accessed(&mut d, addr)?;
+        let new_cpl = if a.contains(SegAttrs::DC) {
+            self.sregs.cpl
+        } else {
+            a.dpl()
+        };
+        Ok((d.segment((sel & 0xFFFC) | u16::from(new_cpl)), new_cpl))
+    }
+}
