@@ -161,7 +161,14 @@ mod imp {
         ".p2align 4",
         "vtx32_native_recover:",
         // Reached through sigreturn: CS=0x33 (64-bit), SS=0x2b, RSP = the
-        // value saved above, RFLAGS = 0x202 (DF clear as the ABI requires).
+        // value saved above. sigreturn only restores some RFLAGS bits from
+        // the ucontext and keeps others (NT, ID) from the handler, which
+        // inherited them from the 32-bit code (e.g. after POPF). Reset
+        // RFLAGS explicitly: NT=1 would make the next IRETQ fault, AC=1
+        // would make unaligned accesses of Rust code raise #AC, DF=1 breaks
+        // the ABI. (IF cannot be changed at CPL 3 and stays 1.)
+        "    push 0x202",
+        "    popfq",
         "    pop rax",
         "    mov es, eax", // restore the 64-bit ES selector
         "    pop rax",
@@ -174,11 +181,28 @@ mod imp {
         "    pop rbx",
         "    ret", // back into run(), after the call
         ".size vtx32_native_recover, . - vtx32_native_recover",
+        "",
+        ".globl vtx32_native_sigentry",
+        ".type vtx32_native_sigentry,@function",
+        ".p2align 4",
+        "vtx32_native_sigentry:",
+        // The kernel enters signal handlers with the interrupted context's
+        // RFLAGS minus TF/DF/RF: AC and NT set by the 32-bit code (POPF)
+        // would still be set. Clear them before any compiled code runs:
+        // with AC=1 an unaligned access in the handler would raise #AC.
+        // The push/pop pair keeps the stack alignment of a function entry.
+        "    pushfq",
+        "    and dword ptr [rsp], 0xFFFBBFFF", // clear AC (bit 18), NT (bit 14)
+        "    popfq",
+        "    jmp {handler}",                   // tail-call the Rust handler
+        ".size vtx32_native_sigentry, . - vtx32_native_sigentry",
+        handler = sym handler,
     );
 
     extern "C" {
         fn vtx32_native_enter(frame: *const EnterFrame, rsp_slot: *mut u64);
         fn vtx32_native_recover();
+        fn vtx32_native_sigentry();
     }
 
     /// Register image consumed by `vtx32_native_enter` (offsets are used in
@@ -386,7 +410,7 @@ mod imp {
             let _ = OLD_ACTIONS.set(olds);
             for &sig in &SIGNALS {
                 let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = handler as *const () as usize;
+                sa.sa_sigaction = vtx32_native_sigentry as *const () as usize;
                 sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
                 libc::sigemptyset(&mut sa.sa_mask);
                 if libc::sigaction(sig, &sa, ptr::null_mut()) != 0 {
