@@ -7,5 +7,6 @@
 
 pub mod case;
 pub mod compare;
+pub mod diff;
 pub mod gen;
 pub mod native;
