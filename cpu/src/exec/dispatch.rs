@@ -120,20 +120,19 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
             (alu::nop, K::Simple)
         }
 
-        M::Rol
-        | M::Ror
-        | M::Rcl
-        | M::Rcr
-        | M::Shl
-        | M::Sal
-        | M::Shr
-        | M::Sar
-        | M::Shld
-        | M::Shrd => (shift::todo, K::Shift),
-        M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => (bcd::todo, K::Microcoded),
-        M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Bswap => (bits::todo, K::Shift),
-        M::Mul | M::Imul => (muldiv::todo, K::Mul),
-        M::Div | M::Idiv => (muldiv::todo, K::Div),
+        M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => {
+            (shift::shift, K::Shift)
+        }
+        M::Shld | M::Shrd => (shift::shift_double, K::Shift),
+        M::Daa | M::Das => (bcd::daa_das, K::Microcoded),
+        M::Aaa | M::Aas => (bcd::aaa_aas, K::Microcoded),
+        M::Aam => (bcd::aam, K::Microcoded),
+        M::Aad => (bcd::aad, K::Microcoded),
+        M::Bt | M::Bts | M::Btr | M::Btc => (bits::bt, K::Shift),
+        M::Bsf | M::Bsr => (bits::bsf_bsr, K::Shift),
+        M::Bswap => (bits::bswap, K::Shift),
+        M::Mul | M::Imul => (muldiv::mul, K::Mul),
+        M::Div | M::Idiv => (muldiv::div, K::Div),
         M::Movsb
         | M::Movsw
         | M::Movsd
@@ -154,8 +153,8 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
         | M::Insd
         | M::Outsb
         | M::Outsw
-        | M::Outsd => (string::todo, K::String),
-        M::Xlatb => (bcd::todo, K::Microcoded),
+        | M::Outsd => (string::string, K::String),
+        M::Xlatb => (bcd::xlat, K::Microcoded),
 
         M::Push => (stack::push, K::Simple),
         M::Pop => (stack::pop, K::Simple),

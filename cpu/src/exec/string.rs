@@ -1,10 +1,176 @@
-//! Family: string. (Being written; until then every instruction of this family raises #UD.)
+//! String instructions: MOVS CMPS SCAS LODS STOS INS OUTS (byte/word/dword) with REP,
+//! REPE/REPZ and REPNE/REPNZ (SDM Vol. 2 each page, and "REP/REPE/REPZ/REPNE/REPNZ").
+//!
+//! * The address size (from the instruction's string operands) selects SI/DI/CX or
+//!   ESI/EDI/ECX; with 16-bit addressing only the low 16 bits of those registers are used
+//!   and updated.
+//! * The source is DS:(E)SI unless overridden; the destination is always ES:(E)DI.
+//! * REP: every iteration is one architectural step. Registers are committed after each
+//!   iteration, so a fault in iteration n leaves (E)SI/(E)DI/(E)CX as after iteration n-1
+//!   and EIP on the instruction (the run loop does not advance EIP on an error); restarting
+//!   the instruction continues the loop. (E)CX = 0 at the start does nothing. Iterations
+//!   after the first add the String cost class to the cycle count.
+//! * F2 (REPNE) on MOVS/LODS/STOS/INS/OUTS repeats like F3, as on Intel processors.
+//! * A REP OUTS whose port write asks the board to stop (or reset) ends the loop after that
+//!   iteration with EIP left on the instruction when iterations remain.
 
+use super::flags::{self, STATUS, ZF};
+use super::operand::{mask, seg_of};
 use super::{Core, PortIo};
 use crate::exception::Exception;
-use iced_x86::Instruction;
+use crate::model::CostClass;
+use crate::state::{gpr, Eflags, SegReg};
+use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
-/// Placeholder handler for the whole family.
-pub(crate) fn todo(_c: &mut Core, _io: &mut dyn PortIo, _i: &Instruction) -> Result<(), Exception> {
-    Err(Exception::ud())
+type R = Result<(), Exception>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Movs,
+    Cmps,
+    Scas,
+    Lods,
+    Stos,
+    Ins,
+    Outs,
+}
+
+/// Operation and element size in bytes of a string mnemonic.
+#[inline(always)]
+fn decode(m: M) -> (Op, u32) {
+    match m {
+        M::Movsb => (Op::Movs, 1),
+        M::Movsw => (Op::Movs, 2),
+        M::Movsd => (Op::Movs, 4),
+        M::Cmpsb => (Op::Cmps, 1),
+        M::Cmpsw => (Op::Cmps, 2),
+        M::Cmpsd => (Op::Cmps, 4),
+        M::Scasb => (Op::Scas, 1),
+        M::Scasw => (Op::Scas, 2),
+        M::Scasd => (Op::Scas, 4),
+        M::Lodsb => (Op::Lods, 1),
+        M::Lodsw => (Op::Lods, 2),
+        M::Lodsd => (Op::Lods, 4),
+        M::Stosb => (Op::Stos, 1),
+        M::Stosw => (Op::Stos, 2),
+        M::Stosd => (Op::Stos, 4),
+        M::Insb => (Op::Ins, 1),
+        M::Insw => (Op::Ins, 2),
+        M::Insd => (Op::Ins, 4),
+        M::Outsb => (Op::Outs, 1),
+        M::Outsw => (Op::Outs, 2),
+        _ => (Op::Outs, 4),
+    }
+}
+
+/// Whether the string operands use 16-bit addressing (SI/DI/CX).
+#[inline(always)]
+fn addr16(i: &Instruction) -> bool {
+    (0..i.op_count()).any(|n| {
+        matches!(
+            i.op_kind(n),
+            OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI
+        )
+    })
+}
+
+/// One string instruction, with or without a repeat prefix.
+pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
+    if i.op_count() > 0 && i.op0_kind() == OpKind::Register && i.op0_register().is_xmm() {
+        // SSE2 MOVSD/CMPSD share the mnemonics; no SSE unit is modelled.
+        return Err(Exception::ud());
+    }
+    let (op, size) = decode(i.mnemonic());
+    let am: u32 = if addr16(i) { 0xFFFF } else { 0xFFFF_FFFF };
+    let m = mask(size);
+    let any_rep = i.has_rep_prefix() || i.has_repne_prefix();
+    let compare = matches!(op, Op::Cmps | Op::Scas);
+    // For CMPS/SCAS, the value ZF must keep for the loop to continue.
+    let want_zf = !i.has_repne_prefix();
+    let src_seg = seg_of(i.memory_segment());
+    let step = if c.flag(Eflags::DF.bits()) {
+        size.wrapping_neg()
+    } else {
+        size
+    };
+    let port = c.regs.gpr[gpr::EDX] as u16;
+    let iter_cost = u64::from(c.model.costs[CostClass::String as usize]);
+
+    if any_rep && c.regs.gpr[gpr::ECX] & am == 0 {
+        return Ok(());
+    }
+    let mut first = true;
+    loop {
+        let si = c.regs.gpr[gpr::ESI] & am;
+        let di = c.regs.gpr[gpr::EDI] & am;
+        match op {
+            Op::Movs => {
+                let v = c.read_mem(src_seg, si, size)?;
+                c.write_mem(SegReg::Es, di, size, v)?;
+            }
+            Op::Cmps => {
+                let a = c.read_mem(src_seg, si, size)?;
+                let b = c.read_mem(SegReg::Es, di, size)?;
+                let r = a.wrapping_sub(b) & m;
+                c.set_flags(STATUS, flags::sub(size, a, b, 0, r));
+            }
+            Op::Scas => {
+                let a = c.regs.gpr[gpr::EAX] & m;
+                let b = c.read_mem(SegReg::Es, di, size)?;
+                let r = a.wrapping_sub(b) & m;
+                c.set_flags(STATUS, flags::sub(size, a, b, 0, r));
+            }
+            Op::Lods => {
+                let v = c.read_mem(src_seg, si, size)?;
+                let e = &mut c.regs.gpr[gpr::EAX];
+                *e = (*e & !m) | v;
+            }
+            Op::Stos => {
+                let v = c.regs.gpr[gpr::EAX] & m;
+                c.write_mem(SegReg::Es, di, size, v)?;
+            }
+            Op::Ins => {
+                c.check_io(port, size)?;
+                c.probe_write(SegReg::Es, di, size)?;
+                let v = c.port_in(io, port, size)?;
+                c.write_mem(SegReg::Es, di, size, v)?;
+            }
+            Op::Outs => {
+                let v = c.read_mem(src_seg, si, size)?;
+                c.port_out(io, port, size, v)?;
+            }
+        }
+        // Commit this iteration's register updates.
+        let uses_si = matches!(op, Op::Movs | Op::Cmps | Op::Lods | Op::Outs);
+        let uses_di = matches!(op, Op::Movs | Op::Cmps | Op::Scas | Op::Stos | Op::Ins);
+        if uses_si {
+            let e = &mut c.regs.gpr[gpr::ESI];
+            *e = (*e & !am) | (si.wrapping_add(step) & am);
+        }
+        if uses_di {
+            let e = &mut c.regs.gpr[gpr::EDI];
+            *e = (*e & !am) | (di.wrapping_add(step) & am);
+        }
+        if !any_rep {
+            return Ok(());
+        }
+        if !first {
+            c.extra_cycles += iter_cost;
+        }
+        first = false;
+        let cx = c.regs.gpr[gpr::ECX].wrapping_sub(1) & am;
+        let e = &mut c.regs.gpr[gpr::ECX];
+        *e = (*e & !am) | cx;
+        if cx == 0 {
+            return Ok(());
+        }
+        if compare && c.flag(ZF) != want_zf {
+            return Ok(());
+        }
+        if c.stop.is_some() || c.reset_pending {
+            // Resume the remaining iterations later.
+            c.next_eip = c.regs.eip;
+            return Ok(());
+        }
+    }
 }
