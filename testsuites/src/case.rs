@@ -348,7 +348,7 @@ impl Outcome {
                 cr2,
                 state,
             } => {
-                let mut t = format!("{}", vector_name(*vector));
+                let mut t = vector_name(*vector);
                 if let Some(e) = error_code {
                     t.push_str(&format!("({e:#x})"));
                 }

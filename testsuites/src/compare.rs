@@ -2,8 +2,8 @@
 //! what the architecture leaves undefined (see [`undefined_effects`]).
 
 use crate::case::{
-    flags, vector_name, Case, FinalState, Outcome, DATA_BASE, DATA_SIZE, GPR_NAMES, STACK_BASE,
-    STACK_SIZE,
+    flags, vector_name, Case, FinalState, Outcome, DATA_BASE, DATA_SIZE, ESP, GPR_NAMES,
+    STACK_BASE, STACK_SIZE,
 };
 use iced_x86::{
     Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, Mnemonic, OpKind, Register,
@@ -149,6 +149,17 @@ pub fn undefined_effects(case: &Case, reference: &Outcome) -> Tolerance {
                 }
             }
         }
+        Mnemonic::Push
+            if insn.op0_kind() == OpKind::Register
+                && insn.op0_register().is_segment_register()
+                && insn.stack_pointer_increment() == -4 =>
+        {
+            // PUSH Sreg with a 32-bit operand size: P6 zero-extends, newer
+            // CPUs write only the low 16 bits; the upper half is
+            // implementation-dependent.
+            let sp = case.gpr[ESP].wrapping_sub(2);
+            t.mem.push((sp, 2));
+        }
         _ => {}
     }
     t
@@ -247,12 +258,9 @@ pub fn compare(case: &Case, a: &Outcome, b: &Outcome) -> Result<(), String> {
 }
 
 fn state_diff(tol: &Tolerance, a: &FinalState, b: &FinalState, diffs: &mut Vec<String>) {
-    for i in 0..8 {
+    for (i, name) in GPR_NAMES.iter().enumerate() {
         if a.gpr[i] != b.gpr[i] && tol.gpr & (1 << i) == 0 {
-            diffs.push(format!(
-                "{}: {:08x} vs {:08x}",
-                GPR_NAMES[i], a.gpr[i], b.gpr[i]
-            ));
+            diffs.push(format!("{name}: {:08x} vs {:08x}", a.gpr[i], b.gpr[i]));
         }
     }
     if a.eip != b.eip {

@@ -29,7 +29,10 @@
 //!
 //! Only one case runs at a time in the whole process (the fixed mappings are
 //! process-wide), guarded by a mutex. Asynchronous signals are blocked while
-//! the 32-bit code runs, because it runs on a tiny 32-bit stack.
+//! the 32-bit code runs, because it runs on a tiny 32-bit stack. A
+//! per-thread watchdog timer (a real-time signal, `SIGRTMAX-3`, reserved
+//! for this purpose) stops a case that never reaches a `HLT` (e.g. `JMP $`)
+//! after 2 seconds and reports it as [`Outcome::Error`].
 
 use crate::case::{Case, Executor, Outcome};
 
@@ -91,7 +94,7 @@ mod imp {
     };
     use std::cell::UnsafeCell;
     use std::ptr;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
     use std::sync::{Mutex, OnceLock};
 
     // ---------------------------------------------------------------------
@@ -228,6 +231,8 @@ mod imp {
         ds: u16,
         es: u16,
         ss: u16,
+        /// The watchdog fired (the code did not reach a HLT in time).
+        timeout: bool,
     }
 
     /// A cell written only by the thread that holds `Shared::lock` (and by
@@ -254,7 +259,71 @@ mod imp {
         ds: 0,
         es: 0,
         ss: 0,
+        timeout: false,
     }));
+
+    /// Real-time signal used by the per-thread watchdog timer (set in init).
+    static WATCHDOG_SIG: AtomicI32 = AtomicI32::new(0);
+    /// Wall-clock limit for one case: generated cases take microseconds;
+    /// only a case that branches onto itself forever can hit it.
+    const WATCHDOG_SECS: libc::time_t = 2;
+
+    /// A POSIX timer delivering WATCHDOG_SIG to one thread.
+    struct Watchdog(libc::timer_t);
+
+    impl Drop for Watchdog {
+        fn drop(&mut self) {
+            // SAFETY: the timer was created by timer_create and is deleted once.
+            unsafe {
+                libc::timer_delete(self.0);
+            }
+        }
+    }
+
+    thread_local! {
+        /// This thread's watchdog timer, created on first use.
+        static WATCHDOG: std::cell::RefCell<Option<Watchdog>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Arms (`secs > 0`) or disarms (`secs == 0`) this thread's watchdog.
+    fn watchdog(secs: libc::time_t) -> Result<(), String> {
+        WATCHDOG.with(|w| {
+            let mut w = w.borrow_mut();
+            if w.is_none() {
+                // SAFETY: plain timer_create; the sigevent is fully
+                // initialised (zeroed, then the fields we use).
+                unsafe {
+                    let mut ev: libc::sigevent = std::mem::zeroed();
+                    ev.sigev_notify = libc::SIGEV_THREAD_ID;
+                    ev.sigev_signo = WATCHDOG_SIG.load(Ordering::SeqCst);
+                    ev.sigev_notify_thread_id = libc::gettid();
+                    let mut t: libc::timer_t = std::mem::zeroed();
+                    if libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut t) != 0 {
+                        return Err(errno_str("timer_create"));
+                    }
+                    *w = Some(Watchdog(t));
+                }
+            }
+            let Some(t) = w.as_ref() else {
+                return Err("watchdog timer missing".to_string());
+            };
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: secs,
+                    tv_nsec: 0,
+                },
+            };
+            // SAFETY: valid timer and itimerspec.
+            if unsafe { libc::timer_settime(t.0, 0, &spec, ptr::null_mut()) } != 0 {
+                return Err(errno_str("timer_settime"));
+            }
+            Ok(())
+        })
+    }
 
     /// Signals the handler catches.
     const SIGNALS: [libc::c_int; 5] = [
@@ -418,6 +487,17 @@ mod imp {
                 }
             }
 
+            // The watchdog signal: a real-time signal nobody else uses.
+            let wsig = libc::SIGRTMAX() - 3;
+            WATCHDOG_SIG.store(wsig, Ordering::SeqCst);
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = vtx32_native_sigentry as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(wsig, &sa, ptr::null_mut()) != 0 {
+                return Err(errno_str("sigaction (watchdog)"));
+            }
+
             let shared = Shared {
                 lock: Mutex::new(()),
                 code_alias: alias as usize,
@@ -471,8 +551,14 @@ mod imp {
             // REG_CSGSFS packs cs (bits 0..16), gs, fs, ss (bits 48..64).
             let csgsfs = gregs[libc::REG_CSGSFS as usize] as u64;
             let cs = (csgsfs & 0xffff) as u16;
-            if cs != CS_SEL || !ACTIVE.load(Ordering::SeqCst) {
-                chain(sig, info, ctx);
+            let ours = cs == CS_SEL && ACTIVE.load(Ordering::SeqCst);
+            let is_watchdog = sig == WATCHDOG_SIG.load(Ordering::SeqCst);
+            if !ours {
+                // A stale watchdog expiry (after the case finished) is
+                // ignored; other signals go to the previous handler.
+                if !is_watchdog {
+                    chain(sig, info, ctx);
+                }
                 return;
             }
             let (ds, es) = read_ds_es();
@@ -498,6 +584,7 @@ mod imp {
                 ds,
                 es,
                 ss: (csgsfs >> 48) as u16,
+                timeout: is_watchdog,
             };
             ptr::write(CAPTURE.0.get(), cap);
             // Resume 64-bit code: RIP = recovery label, CS = __USER_CS
@@ -587,6 +674,11 @@ mod imp {
             for &s in &SIGNALS {
                 libc::sigdelset(&mut mask, s);
             }
+            libc::sigdelset(&mut mask, WATCHDOG_SIG.load(Ordering::SeqCst));
+            if let Err(e) = watchdog(WATCHDOG_SECS) {
+                libc::sigaltstack(&old_ss, ptr::null_mut());
+                return Outcome::Error(e);
+            }
             let mut old_mask: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_SETMASK, &mask, &mut old_mask);
 
@@ -595,12 +687,24 @@ mod imp {
             vtx32_native_enter(&frame, SAVED_RSP.as_ptr());
             ACTIVE.store(false, Ordering::SeqCst);
 
+            // Disarm before unblocking: a late expiry is ignored anyway.
+            let disarm = watchdog(0);
             libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, ptr::null_mut());
             libc::sigaltstack(&old_ss, ptr::null_mut());
 
             let cap = ptr::read(CAPTURE.0.get());
             if !cap.valid {
                 return Outcome::Error("signal handler did not capture a state".to_string());
+            }
+            if cap.timeout {
+                return Outcome::Error(format!(
+                    "watchdog: no HLT reached within {WATCHDOG_SECS} s (EIP={:08x}): \
+                     the case loops forever",
+                    cap.eip
+                ));
+            }
+            if let Err(e) = disarm {
+                return Outcome::Error(e);
             }
             let mut data = vec![0u8; DATA_SIZE as usize];
             ptr::copy_nonoverlapping(

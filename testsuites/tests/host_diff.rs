@@ -134,6 +134,70 @@ fn native_self_consistency() {
     assert!(completed > cases / 2, "too few completions: {completed}");
 }
 
+/// Wraps an executor and corrupts every `every`-th outcome (moves EIP, or
+/// changes the vector of a fault), to check that the harness notices.
+struct Corrupting<E> {
+    inner: E,
+    every: u64,
+    n: u64,
+}
+
+impl<E: Executor> Executor for Corrupting<E> {
+    fn name(&self) -> &str {
+        "corrupted host CPU"
+    }
+
+    fn execute(&mut self, case: &Case) -> Outcome {
+        let mut o = self.inner.execute(case);
+        self.n += 1;
+        if self.n % self.every == 0 {
+            match &mut o {
+                Outcome::Completed(s) => s.eip ^= 0x10,
+                Outcome::Fault { vector, .. } => *vector ^= 1,
+                Outcome::Error(_) => {}
+            }
+        }
+        o
+    }
+}
+
+#[test]
+fn harness_detects_mismatches() {
+    let Some(mut a) = native_or_skip("harness_detects_mismatches") else {
+        return;
+    };
+    let Some(b) = native_or_skip("harness_detects_mismatches") else {
+        return;
+    };
+    let mut b = Corrupting {
+        inner: b,
+        every: 1,
+        n: 0,
+    };
+    let report = run_differential(&mut a, &mut b, 200, 1);
+    // Every case is corrupted; minimisation re-runs cases and also sees
+    // corrupted outcomes, so every case must be reported.
+    assert_eq!(report.mismatch_count, 200, "{}", report.summary());
+    let text = report.summary();
+    assert!(text.contains("EIP:") && text.contains("vector:"), "{text}");
+}
+
+#[test]
+fn native_watchdog_stops_infinite_loop() {
+    let Some(mut ex) = native_or_skip("native_watchdog_stops_infinite_loop") else {
+        return;
+    };
+    // JMP $ never reaches a HLT.
+    let case = base_case(&[0xEB, 0xFE]);
+    match ex.execute(&case) {
+        Outcome::Error(e) => assert!(e.contains("watchdog"), "{e}"),
+        other => panic!("expected a watchdog error, got {}", other.summary()),
+    }
+    // The executor is still usable afterwards.
+    let case = base_case(&[0x90]);
+    assert!(matches!(ex.execute(&case), Outcome::Completed(_)));
+}
+
 // ----- hand-computed outcomes ---------------------------------------------
 
 fn base_case(insn: &[u8]) -> Case {
