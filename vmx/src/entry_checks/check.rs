@@ -82,7 +82,7 @@ pub enum EntryCheck {
     EntryInterruptionDeliverErrorCode,
     /// §26.2.1.3: interruption-information bits 30:12 are 0.
     EntryInterruptionReservedBits,
-    /// §26.2.1.3: exception error code bits 31:16 are 0 (if delivered).
+    /// §26.2.1.3: exception error code bits 31:15 are 0 (if delivered).
     EntryExceptionErrorCodeReservedBits,
     /// §26.2.1.3: instruction length 1-15 (0 only with MISC bit 30) for
     /// software interrupts and exceptions.
@@ -257,6 +257,12 @@ pub enum EntryCheck {
     /// §26.3.1.5 (qualification 4): the linked VMCS's shadow-VMCS
     /// indicator equals "VMCS shadowing".
     VmcsLinkPointerShadowIndicator,
+    /// §26.3.1.5 (qualification 4): outside SMM (or with "entry to SMM") the
+    /// link pointer is not the current-VMCS pointer.
+    VmcsLinkPointerIsCurrentVmcs,
+    /// §26.3.1.5 (qualification 4): in SMM without "entry to SMM" the link
+    /// pointer differs from the executive-VMCS pointer.
+    VmcsLinkPointerIsExecutiveVmcs,
     // ---- §26.3.1.6 PDPTEs ----
     /// §26.3.1.6 (qualification 2): a present PAE PDPTE has no reserved
     /// bits set (from guest memory if EPT is off, from the VMCS if on).
@@ -266,7 +272,8 @@ pub enum EntryCheck {
     MsrLoadReservedBits(u32),
     /// §26.4: the MSR is not an x2APIC MSR (ECX[31:8] = 000008H).
     MsrLoadX2Apic(u32),
-    /// §26.4: the MSR is not IA32_SMM_MONITOR_CTL (in SMM) or IA32_SMBASE.
+    /// §26.4: the MSR is not IA32_SMM_MONITOR_CTL (writable only in SMM)
+    /// unless the entry ends in SMM, and not IA32_SMBASE (model-specific).
     MsrLoadSmm(u32),
     /// §26.4: WRMSR of the value would not raise #GP.
     MsrLoadWriteFault(u32),
@@ -338,7 +345,9 @@ impl EntryCheck {
             }
             VmcsLinkPointerReservedBits
             | VmcsLinkPointerRevision
-            | VmcsLinkPointerShadowIndicator => EntryFailureClass::InvalidGuestState(
+            | VmcsLinkPointerShadowIndicator
+            | VmcsLinkPointerIsCurrentVmcs
+            | VmcsLinkPointerIsExecutiveVmcs => EntryFailureClass::InvalidGuestState(
                 EntryFailureQualification::InvalidVmcsLinkPointer,
             ),
             GuestPdpteReservedBits(_) => {

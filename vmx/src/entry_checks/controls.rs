@@ -244,7 +244,7 @@ pub fn entry_controls(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
         )?;
         if info.error_code {
             fail_if(
-                ctx.get32(enc::VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xFFFF_0000 != 0,
+                ctx.get32(enc::VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xFFFF_8000 != 0,
                 EntryCheck::EntryExceptionErrorCodeReservedBits,
             )?;
         }

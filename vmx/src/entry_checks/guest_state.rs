@@ -487,12 +487,12 @@ pub fn non_register_state(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
         EntryCheck::GuestInterruptibilitySmiRequiredForEntryToSmm,
     )?;
     fail_if(
-        ctx.pin().contains(Pin::VIRTUAL_NMIS) && nmi && intr & BLOCKING_BY_NMI != 0,
-        EntryCheck::GuestInterruptibilityVirtualNmiBlocking,
-    )?;
-    fail_if(
         nmi && intr & BLOCKING_BY_STI != 0,
         EntryCheck::GuestInterruptibilityNmiInjectionSti,
+    )?;
+    fail_if(
+        ctx.pin().contains(Pin::VIRTUAL_NMIS) && nmi && intr & BLOCKING_BY_NMI != 0,
+        EntryCheck::GuestInterruptibilityVirtualNmiBlocking,
     )?;
 
     // Pending debug exceptions.
@@ -531,10 +531,22 @@ fn vmcs_link_pointer(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
         EntryCheck::VmcsLinkPointerRevision,
     )?;
     let shadowing = ctx.secondary().contains(Proc2::VMCS_SHADOWING);
-    fail_if(
-        (header & 0x8000_0000 != 0) != shadowing,
-        EntryCheck::VmcsLinkPointerShadowIndicator,
-    )
+    let entry_to_smm = ctx.entry().contains(Entry::ENTRY_TO_SMM);
+    if !ctx.cpu.in_smm || entry_to_smm {
+        fail_if(
+            (header & 0x8000_0000 != 0) != shadowing,
+            EntryCheck::VmcsLinkPointerShadowIndicator,
+        )?;
+        fail_if(
+            ptr == ctx.cpu.current_vmcs_pointer,
+            EntryCheck::VmcsLinkPointerIsCurrentVmcs,
+        )
+    } else {
+        fail_if(
+            ptr == ctx.get(enc::EXECUTIVE_VMCS_POINTER),
+            EntryCheck::VmcsLinkPointerIsExecutiveVmcs,
+        )
+    }
 }
 
 /// §26.3.1.6 Checks on guest PDPTEs: when the guest uses PAE paging, each

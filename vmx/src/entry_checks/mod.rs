@@ -129,6 +129,9 @@ pub struct CpuContext {
     pub in_smm: bool,
     /// IA32_EFER.LMA (always false on an IA-32 processor).
     pub efer_lma: bool,
+    /// The current-VMCS pointer (physical address of the VMCS being
+    /// entered).
+    pub current_vmcs_pointer: u64,
 }
 
 /// Guest-physical memory and MSR model needed by the checks.

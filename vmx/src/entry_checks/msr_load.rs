@@ -8,6 +8,7 @@
 //! this model fails on the first entry beyond the maximum.
 
 use super::{EntryCheck, EntryContext};
+use crate::controls::VmEntryControls as Entry;
 use crate::fields::enc;
 
 /// IA32_SMM_MONITOR_CTL.
@@ -33,8 +34,11 @@ pub fn check(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
         if index >> 8 == 0x8 {
             return Err(EntryCheck::MsrLoadX2Apic(n));
         }
-        // §26.4: IA32_SMM_MONITOR_CTL (in SMM) and IA32_SMBASE.
-        if (index == IA32_SMM_MONITOR_CTL && ctx.cpu.in_smm) || index == IA32_SMBASE {
+        // §26.4: an MSR writable only in SMM (IA32_SMM_MONITOR_CTL) when the
+        // VM entry does not end in SMM; IA32_SMBASE cannot be loaded
+        // (model-specific, read-only MSR).
+        let ends_in_smm = ctx.entry().contains(Entry::ENTRY_TO_SMM);
+        if (index == IA32_SMM_MONITOR_CTL && !ends_in_smm) || index == IA32_SMBASE {
             return Err(EntryCheck::MsrLoadSmm(n));
         }
         // §26.4: bits 63:32 of the entry are reserved.

@@ -1617,3 +1617,87 @@ fn checks_run_in_sdm_order() {
     }
     let _ = (CR0, CR4);
 }
+
+entry_test!(
+    vmcs_link_pointer_is_current_vmcs,
+    [Yonah, Max],
+    C::VmcsLinkPointerIsCurrentVmcs,
+    LINK,
+    |mo, v, m, cpu| {
+        cpu.current_vmcs_pointer = 0x9000;
+        set(&mut v, enc::VMCS_LINK_POINTER, 0x9000);
+        m.write_u32(0x9000, mo.capabilities().revision_id());
+    }
+);
+entry_test!(
+    vmcs_link_pointer_is_executive_vmcs_in_smm,
+    [Yonah],
+    C::VmcsLinkPointerIsExecutiveVmcs,
+    LINK,
+    |mo, v, m, cpu| {
+        cpu.in_smm = true;
+        set(&mut v, enc::EXECUTIVE_VMCS_POINTER, 0x9000);
+        set(&mut v, enc::VMCS_LINK_POINTER, 0x9000);
+        m.write_u32(0x9000, mo.capabilities().revision_id());
+    }
+);
+entry_test!(
+    msr_load_smm_monitor_ctl_outside_smm_entry,
+    [Yonah, Max],
+    C::MsrLoadSmm(1),
+    msr(1),
+    |mo, v, m, cpu| {
+        msr_area(&mut v, 1);
+        msr_entry(&mut m, 0xA000, 0x9B, 0, 0);
+    }
+);
+entry_test!(
+    entry_error_code_bit_15,
+    [Yonah, Max],
+    C::EntryExceptionErrorCodeReservedBits,
+    CTRL,
+    |mo, v, m, cpu| {
+        inject(&mut v, 14, 3, true);
+        set(&mut v, enc::VM_ENTRY_EXCEPTION_ERROR_CODE, 0x8000);
+    }
+);
+entry_test!(
+    nmi_sti_check_precedes_virtual_nmi_blocking,
+    [Max],
+    C::GuestInterruptibilityNmiInjectionSti,
+    NMI_STI,
+    |mo, v, m, cpu| {
+        pin(&mut v, Pin::NMI_EXITING | Pin::VIRTUAL_NMIS);
+        set(&mut v, enc::GUEST_RFLAGS, 0x202);
+        set(&mut v, enc::GUEST_INTERRUPTIBILITY_STATE, 9);
+        inject(&mut v, 2, 2, false);
+    }
+);
+
+#[test]
+fn smm_monitor_ctl_loads_when_entry_ends_in_smm() {
+    let mut v = valid_vmcs_for(CpuModel::Yonah);
+    let mut m = TestMemory::default();
+    let cpu = CpuContext {
+        in_smm: true,
+        ..CpuContext::default()
+    };
+    entry(&mut v, Entry::ENTRY_TO_SMM);
+    set(&mut v, enc::GUEST_INTERRUPTIBILITY_STATE, 4);
+    msr_area(&mut v, 1);
+    msr_entry(&mut m, 0xA000, 0x9B, 0, 0);
+    assert_eq!(run(&v, &m, &cpu), Ok(()));
+}
+
+#[test]
+fn error_code_bits_14_0_are_accepted() {
+    for model in CpuModel::ALL {
+        let mut v = valid_vmcs_for(model);
+        inject(&mut v, 14, 3, true);
+        set(&mut v, enc::VM_ENTRY_EXCEPTION_ERROR_CODE, 0x7FFF);
+        assert_eq!(
+            run(&v, &TestMemory::default(), &CpuContext::default()),
+            Ok(())
+        );
+    }
+}

@@ -33,6 +33,7 @@ fn check_outcome(model: CpuModel, v: &Vmcs, seed: u64, in_smm: bool) {
     let cpu = CpuContext {
         in_smm,
         efer_lma: false,
+        current_vmcs_pointer: seed & !0xFFF,
     };
     match check_vm_entry(&caps, v, &cpu, &RandomMemory(seed)) {
         Ok(()) => {}
