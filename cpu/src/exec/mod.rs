@@ -88,6 +88,9 @@ pub struct Cpu {
     icache: ICache,
     /// Deliver nothing: return exceptions to the caller (conformance harnesses).
     pub stop_on_exception: bool,
+    /// The most recent exception or interrupt raised, recorded before delivery (traces and
+    /// debuggers clear it before a step and read it after).
+    pub last_exception: Option<Exception>,
     decoder_buf: [u8; 16],
 }
 
@@ -125,6 +128,7 @@ impl Cpu {
             core,
             icache: ICache::new(empty),
             stop_on_exception: false,
+            last_exception: None,
             decoder_buf: [0; 16],
         }
     }
@@ -206,6 +210,7 @@ impl Cpu {
 
     #[cold]
     fn raise(&mut self, io: &mut dyn PortIo, e: Exception) -> Option<StopReason> {
+        self.last_exception = Some(e);
         if self.stop_on_exception {
             return Some(StopReason::Exception(e));
         }

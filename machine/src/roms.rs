@@ -1,0 +1,183 @@
+//! Building 64 KiB test ROMs at run time with iced `code_asm` (no external assembler), and
+//! the small ROMs the tests use (hello world).
+//!
+//! Layout of a [`RomBuilder`] image (offsets inside the 64 KiB image, which the board maps
+//! at physical 0xF0000 and at 0xFFFF0000):
+//!
+//! | offset | content |
+//! |---|---|
+//! | 0x0000-0x3FFF | 16-bit real-mode code (assembled at IP = offset, CS = 0xF000) |
+//! | 0x4000-0xBFFF | 32-bit protected-mode code (assembled at 0xF0000 + offset, flat CS) |
+//! | 0xC000-0xFFEF | data: strings, descriptor tables (see [`RomBuilder::data`]) |
+//! | 0xFFF0 | reset vector: `jmp far 0F000h:entry` |
+
+use iced_x86::code_asm::*;
+use iced_x86::IcedError;
+
+/// Size of the images built here.
+pub const ROM_SIZE: usize = 64 * 1024;
+/// Physical address of the image's low copy (and real-mode CS base).
+pub const ROM_BASE: u32 = 0xF_0000;
+/// Offset of the 16-bit code area.
+pub const CODE16_OFFSET: u16 = 0x0000;
+/// Offset of the 32-bit code area.
+pub const CODE32_OFFSET: u16 = 0x4000;
+/// Offset of the data area.
+pub const DATA_OFFSET: u16 = 0xC000;
+/// Offset of the reset vector.
+pub const RESET_OFFSET: u16 = 0xFFF0;
+
+/// A 64 KiB ROM image under construction.
+pub struct RomBuilder {
+    image: Vec<u8>,
+    data_next: usize,
+}
+
+impl Default for RomBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RomBuilder {
+    /// An empty image (filled with 0xFF, as an erased flash part).
+    pub fn new() -> Self {
+        Self {
+            image: vec![0xFF; ROM_SIZE],
+            data_next: DATA_OFFSET as usize,
+        }
+    }
+
+    /// Places `bytes` in the data area (4-byte aligned) and returns their offset in the
+    /// image; the physical address is `ROM_BASE + offset`.
+    pub fn data(&mut self, bytes: &[u8]) -> u16 {
+        let at = self.data_next.next_multiple_of(4);
+        let end = at + bytes.len();
+        assert!(end <= RESET_OFFSET as usize, "ROM data area full");
+        self.image[at..end].copy_from_slice(bytes);
+        self.data_next = end;
+        at as u16
+    }
+
+    /// Places a NUL-terminated string in the data area and returns its offset.
+    pub fn string(&mut self, s: &str) -> u16 {
+        let mut v = Vec::with_capacity(s.len() + 1);
+        v.extend_from_slice(s.as_bytes());
+        v.push(0);
+        self.data(&v)
+    }
+
+    /// Assembles 16-bit code into the 16-bit area (IP = offset in the image).
+    pub fn code16(&mut self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        let bytes = a.assemble(u64::from(CODE16_OFFSET))?;
+        self.place(CODE16_OFFSET, CODE32_OFFSET, &bytes);
+        Ok(())
+    }
+
+    /// Assembles 32-bit code into the 32-bit area (addresses are flat physical).
+    pub fn code32(&mut self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        let bytes = a.assemble(u64::from(ROM_BASE + u32::from(CODE32_OFFSET)))?;
+        self.place(CODE32_OFFSET, DATA_OFFSET, &bytes);
+        Ok(())
+    }
+
+    /// Like [`Self::code32`], and returns the flat addresses of `labels` (each must have
+    /// been set).
+    pub fn code32_labels(
+        &mut self,
+        a: &mut CodeAssembler,
+        labels: &[CodeLabel],
+    ) -> Result<std::collections::HashMap<CodeLabel, u32>, IcedError> {
+        let r = a.assemble_options(
+            u64::from(ROM_BASE + u32::from(CODE32_OFFSET)),
+            iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+        )?;
+        let mut map = std::collections::HashMap::new();
+        for l in labels {
+            map.insert(*l, r.label_ip(l)? as u32);
+        }
+        let bytes = r.inner.code_buffer;
+        self.place(CODE32_OFFSET, DATA_OFFSET, &bytes);
+        Ok(map)
+    }
+
+    fn place(&mut self, start: u16, end: u16, bytes: &[u8]) {
+        let (s, e) = (start as usize, end as usize);
+        assert!(s + bytes.len() <= e, "ROM code area overflows");
+        self.image[s..s + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Writes the reset vector (`jmp far 0F000h:entry16`) and returns the image.
+    pub fn finish(mut self, entry16: u16) -> Vec<u8> {
+        let r = RESET_OFFSET as usize;
+        let [lo, hi] = entry16.to_le_bytes();
+        self.image[r..r + 5].copy_from_slice(&[0xEA, lo, hi, 0x00, 0xF0]);
+        self.image
+    }
+}
+
+/// Physical address of data placed at `offset` in a ROM image.
+pub fn rom_addr(offset: u16) -> u32 {
+    ROM_BASE + u32::from(offset)
+}
+
+/// A ROM whose 16-bit code (built by `build`, starting at the reset jump's target
+/// F000:0000) runs in real mode from reset. `build` gets the builder to place data.
+pub fn rom16(
+    build: impl FnOnce(&mut CodeAssembler, &mut RomBuilder) -> Result<(), IcedError>,
+) -> Result<Vec<u8>, IcedError> {
+    let mut rom = RomBuilder::new();
+    let mut a = CodeAssembler::new(16)?;
+    build(&mut a, &mut rom)?;
+    rom.code16(&mut a)?;
+    Ok(rom.finish(CODE16_OFFSET))
+}
+
+/// Emits code that writes the NUL-terminated string at DS:`offset` to port 0xE9
+/// (clobbers AL and SI).
+pub fn emit_puts16(a: &mut CodeAssembler, offset: u16) -> Result<(), IcedError> {
+    let mut top = a.create_label();
+    let mut done = a.create_label();
+    a.mov(si, offset as u32)?;
+    a.set_label(&mut top)?;
+    a.mov(al, byte_ptr(si))?;
+    a.test(al, al)?;
+    a.jz(done)?;
+    a.out(0xE9, al)?;
+    a.inc(si)?;
+    a.jmp(top)?;
+    a.set_label(&mut done)?;
+    Ok(())
+}
+
+/// The hello-world ROM: prints `text` through port 0xE9 and writes `exit_code` to the
+/// debug-exit port 0xF4 (host exit status `(exit_code << 1) | 1`); under emulators without
+/// that port it then writes "Shutdown" to 0x8900 and halts.
+pub fn hello_rom(text: &str, exit_code: u8) -> Vec<u8> {
+    rom16(|a, rom| {
+        let msg = rom.string(text);
+        let bye = rom.string("Shutdown");
+        a.mov(ax, 0xF000u32)?;
+        a.mov(ds, ax)?;
+        emit_puts16(a, msg)?;
+        a.mov(al, exit_code as u32)?;
+        a.out(0xF4, al)?;
+        // Bochs way: the string "Shutdown" to port 0x8900.
+        a.mov(dx, 0x8900u32)?;
+        let mut top = a.create_label();
+        let mut done = a.create_label();
+        a.mov(si, bye as u32)?;
+        a.set_label(&mut top)?;
+        a.mov(al, byte_ptr(si))?;
+        a.test(al, al)?;
+        a.jz(done)?;
+        a.out(dx, al)?;
+        a.inc(si)?;
+        a.jmp(top)?;
+        a.set_label(&mut done)?;
+        a.cli()?;
+        a.hlt()?;
+        Ok(())
+    })
+    .expect("the hello ROM assembles")
+}
