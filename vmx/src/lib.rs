@@ -19,6 +19,8 @@
 //! * [`error`] — VM-instruction error numbers (SDM §30.4);
 //! * [`caps_report`] — a human readable decoding of the capability MSRs.
 
+#![warn(missing_docs)]
+
 pub mod caps;
 pub mod caps_report;
 pub mod controls;

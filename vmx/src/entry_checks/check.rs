@@ -238,11 +238,11 @@ pub enum EntryCheck {
     GuestInterruptibilitySmiOutsideSmm,
     /// §26.3.1.5: "entry to SMM" requires blocking by SMI.
     GuestInterruptibilitySmiRequiredForEntryToSmm,
-    /// §26.3.1.5: no NMI blocking when injecting an NMI with "virtual NMIs".
-    GuestInterruptibilityVirtualNmiBlocking,
     /// §26.3.1.5 (implementation-specific, qualification 3): no STI
     /// blocking when injecting an NMI.
     GuestInterruptibilityNmiInjectionSti,
+    /// §26.3.1.5: no NMI blocking when injecting an NMI with "virtual NMIs".
+    GuestInterruptibilityVirtualNmiBlocking,
     /// §26.3.1.5: pending debug exceptions bits 11:4, 13 and 31:15 are 0.
     GuestPendingDebugExceptionsReservedBits,
     /// §26.3.1.5: with STI/MOV-SS blocking or HLT, BS = 1 iff RFLAGS.TF = 1
