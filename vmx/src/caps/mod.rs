@@ -11,7 +11,7 @@ pub mod model;
 
 pub use allowed::{AllowedSettings, BitClass};
 pub use feature_control::FeatureControl;
-pub use model::{read_msr, CpuModel, ParseCpuModelError, VmxCapabilities};
+pub use model::{read_msr, CpuModel, ParseCpuModelError, VmxCapabilities, CPUID_1_ECX_VMX};
 
 /// MSR indices of the VMX capability MSRs (SDM Appendix A).
 pub mod msr {

@@ -5,6 +5,9 @@ use crate::controls::SecondaryProcessorBasedControls;
 use std::fmt;
 use std::str::FromStr;
 
+/// CPUID.1:ECX bit 5 (VMX).
+pub const CPUID_1_ECX_VMX: u32 = 1 << 5;
+
 /// The emulated CPU model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CpuModel {
@@ -33,6 +36,15 @@ impl CpuModel {
     /// CPUID.1:ECX.VMX (bit 5): both models support VMX.
     pub const fn cpuid_1_ecx_vmx(self) -> bool {
         true
+    }
+
+    /// The model's contribution to CPUID.1:ECX (only the VMX bit, 5).
+    pub const fn cpuid_1_ecx_bits(self) -> u32 {
+        if self.cpuid_1_ecx_vmx() {
+            CPUID_1_ECX_VMX
+        } else {
+            0
+        }
     }
 
     /// The model's capabilities.

@@ -113,3 +113,48 @@ proptest! {
         prop_assert_eq!(again, v);
     }
 }
+
+mod encodings {
+    use crate::exit::instruction_info::{
+        GdtrIdtrInstructionInfo, LdtrTrInstructionInfo, VmxInstructionInfo,
+    };
+    use crate::exit::qualification::{
+        CrAccessQualification, DebugExceptionQualification, EptViolationQualification,
+        IoQualification, MovDrQualification, TaskSwitchQualification,
+    };
+    use crate::exit::{ExitReason, ExitReasonField, InterruptionInfo};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// decode then encode keeps exactly the defined bits.
+        #[test]
+        fn qualification_round_trips(q in any::<u32>()) {
+            let q = u64::from(q);
+            prop_assert_eq!(CrAccessQualification::decode(q).encode(), q & 0xFFFF_0F7F);
+            prop_assert_eq!(MovDrQualification::decode(q).encode(), q & 0xF17);
+            prop_assert_eq!(IoQualification::decode(q).encode(), q & 0xFFFF_007F);
+            prop_assert_eq!(TaskSwitchQualification::decode(q).encode(), q & 0xC000_FFFF);
+            prop_assert_eq!(DebugExceptionQualification::decode(q).encode(), q & 0x1_600F);
+            prop_assert_eq!(EptViolationQualification::decode(q).encode(), q & 0x11FF);
+        }
+
+        #[test]
+        fn information_fields_round_trip(v in any::<u32>()) {
+            prop_assert_eq!(InterruptionInfo::decode(v).encode(), v);
+            prop_assert_eq!(ExitReasonField::decode(v).encode(), v & 0x9800_FFFF);
+            let vmx = VmxInstructionInfo::decode(v);
+            prop_assert_eq!(VmxInstructionInfo::decode(vmx.encode()), vmx);
+            let g = GdtrIdtrInstructionInfo::decode(v);
+            prop_assert_eq!(GdtrIdtrInstructionInfo::decode(g.encode()), g);
+            let l = LdtrTrInstructionInfo::decode(v);
+            prop_assert_eq!(LdtrTrInstructionInfo::decode(l.encode()), l);
+        }
+
+        #[test]
+        fn exit_reason_from_u16_is_consistent(n in any::<u16>()) {
+            if let Some(r) = ExitReason::from_u16(n) {
+                prop_assert_eq!(r.as_u16(), n);
+            }
+        }
+    }
+}
