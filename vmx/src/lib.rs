@@ -17,7 +17,7 @@
 //! * [`exit`] — exit reasons (Appendix C), exit qualifications,
 //!   interruption information and instruction information (SDM §27.2);
 //! * [`error`] — VM-instruction error numbers (SDM §30.4);
-//! * [`caps_report`] — a human readable decoding of the capability MSRs.
+//! * [`caps_report()`] — a human readable decoding of the capability MSRs.
 
 #![warn(missing_docs)]
 

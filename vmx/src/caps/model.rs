@@ -119,7 +119,7 @@ pub struct VmxCapabilities {
     pub true_entry_ctls: Option<u64>,
     /// IA32_VMX_VMFUNC (491H).
     pub vmfunc: Option<u64>,
-    /// CPUID.80000008H:EAX[7:0] (MAXPHYADDR): 32 for Yonah, 36 (PAE) for Max.
+    /// CPUID.80000008H:EAX bits 7:0 (MAXPHYADDR): 32 for Yonah, 36 (PAE) for Max.
     pub maxphyaddr: u32,
 }
 

@@ -270,7 +270,7 @@ pub enum EntryCheck {
     // ---- §26.4 MSR loading (exit reason 34) ----
     /// §26.4: bits 63:32 of the entry's first qword are 0.
     MsrLoadReservedBits(u32),
-    /// §26.4: the MSR is not an x2APIC MSR (ECX[31:8] = 000008H).
+    /// §26.4: the MSR is not an x2APIC MSR (ECX bits 31:8 = 000008H).
     MsrLoadX2Apic(u32),
     /// §26.4: the MSR is not IA32_SMM_MONITOR_CTL (writable only in SMM)
     /// unless the entry ends in SMM, and not IA32_SMBASE (model-specific).

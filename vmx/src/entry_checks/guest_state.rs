@@ -552,7 +552,7 @@ fn vmcs_link_pointer(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
 /// §26.3.1.6 Checks on guest PDPTEs: when the guest uses PAE paging, each
 /// present PDPTE must have no reserved bit set (bits 2:1, 8:5 and bits
 /// 63:MAXPHYADDR). With EPT off the PDPTEs are read from guest memory at
-/// CR3[31:5]; with EPT on the VMCS PDPTE fields are checked.
+/// CR3 bits 31:5; with EPT on the VMCS PDPTE fields are checked.
 pub fn pdptes(ctx: &EntryContext<'_>) -> Result<(), EntryCheck> {
     let cr0 = ctx.get(enc::GUEST_CR0);
     let cr4 = ctx.get(enc::GUEST_CR4);
