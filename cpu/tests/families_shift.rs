@@ -195,7 +195,8 @@ fn rotates_change_only_cf_and_of() {
     // CF = MSB(result); OF = XOR of the two top bits = 1.
     assert_eq!(fl(&c, CF | OF), CF | OF);
 
-    // ROL r8 by 8: the value is unchanged but CF = LSB and OF are updated.
+    // ROL r8 by CL = 8: the value is unchanged but CF = LSB and OF (Intel: first-step
+    // formula, MSB XOR bit 6 = 1) are updated.
     let c = run(|a| {
         a.mov(eax, 0x81).unwrap();
         a.mov(cl, 8).unwrap();
@@ -203,7 +204,7 @@ fn rotates_change_only_cf_and_of() {
         a.rol(al, cl).unwrap();
     });
     assert_eq!(ra(&c), 0x81);
-    assert_eq!(fl(&c, CF | OF), CF);
+    assert_eq!(fl(&c, CF | OF), CF | OF);
 
     let c = run(|a| {
         a.mov(eax, 0x1234_5678).unwrap();
@@ -304,4 +305,58 @@ fn shld_shrd_word_large_count() {
     assert_eq!(ra(&c), 0xAAAA_5678);
     // CF = bit 0 of the original destination = 0.
     assert_eq!(fl(&c, CF), 0);
+}
+
+#[test]
+fn undefined_flags_follow_intel() {
+    // OF for a count other than 1: the count-1 formula on the first one-bit step.
+    // SHL 0x4000_0000 by 2: MSB(DEST) XOR bit 30 = 1 (the final result gives 0).
+    let c = run(|a| {
+        a.mov(eax, 0x4000_0000).unwrap();
+        a.mov(cl, 2).unwrap();
+        a.shl(eax, cl).unwrap();
+    });
+    assert_eq!(ra(&c), 0);
+    assert_eq!(fl(&c, STATUS), CF | OF | ZF | PF);
+
+    // SHR by 4 of 0x8000_0000: OF = MSB of the original = 1; AF cleared.
+    let c = run(|a| {
+        a.mov(eax, 0x8000_0000u32 as i32).unwrap();
+        a.mov(edx, 0x10).unwrap();
+        a.add(dl, 0x08).unwrap(); // 0x10 + 0x08: AF = 0
+        a.add(dl, 0x08).unwrap(); // 0x18 + 0x08 = 0x20: AF = 1
+        a.shr(eax, 4).unwrap();
+    });
+    assert_eq!(ra(&c), 0x0800_0000);
+    assert_eq!(fl(&c, STATUS), OF | PF);
+
+    // ROL r8 by an immediate other than 1 keeps OF; by CL it is computed.
+    let c = run(|a| {
+        a.mov(eax, 0x7F).unwrap();
+        a.add(al, 1).unwrap(); // 0x7F + 1: OF = 1
+        a.mov(eax, 0x40).unwrap();
+        a.rol(al, 2).unwrap();
+    });
+    assert_eq!(ra(&c), 0x01);
+    assert_eq!(fl(&c, CF | OF), CF | OF);
+    let c = run(|a| {
+        a.mov(eax, 0x7F).unwrap();
+        a.add(al, 1).unwrap(); // OF = 1
+        a.mov(eax, 0x20).unwrap();
+        a.mov(cl, 2).unwrap();
+        a.rol(al, cl).unwrap(); // first step: MSB 0 XOR bit 6 0 = 0
+    });
+    assert_eq!(ra(&c), 0x80);
+    assert_eq!(fl(&c, CF | OF), 0);
+
+    // RCR r8 by 9 (a full rotation): no flag changes, OF included.
+    let c = run(|a| {
+        a.mov(eax, 0x7F).unwrap();
+        a.add(al, 1).unwrap(); // OF = 1, SF = 1, AF = 1
+        a.mov(eax, 0x55).unwrap();
+        a.mov(cl, 9).unwrap();
+        a.rcr(al, cl).unwrap();
+    });
+    assert_eq!(ra(&c), 0x55);
+    assert_eq!(fl(&c, STATUS), OF | SF | AF);
 }
