@@ -29,6 +29,20 @@
 //! * The emulator must report a #PF error code with at least bits 0..=2
 //!   correct; the comparison looks only at those bits (the host sets the
 //!   I/D bit on instruction fetches because it runs with NX enabled).
+//! * Descriptor tables, as seen by `MOV Sreg`/`POP Sreg` (generated
+//!   selectors are 0x2B, 0x23, 0x00, 0x10, 0x18 and 0x07): GDT entry 2
+//!   (0x10) is a DPL 0 code segment, entry 3 (0x18) a DPL 0 data segment,
+//!   entry 4 (0x23) the flat 32-bit DPL 3 readable code segment, entry 5
+//!   (0x2B) the flat DPL 3 writable data segment; LDTR is null. So at CPL 3:
+//!   DS/ES accept 0x2B, 0x23 and the null selector; SS accepts only 0x2B
+//!   (0x23 → #GP(0x20), null → #GP(0)); 0x10/0x18 → #GP(selector);
+//!   0x07 (LDT) → #GP(0x04). Loading CS with `MOV` is #UD.
+//! * Code never branches into the data or stack pages (natively they are
+//!   not executable); the generators guarantee it.
+//! * What the architecture leaves undefined (flags after MUL/DIV/BCD/
+//!   shifts..., the upper half of a 32-bit `PUSH Sreg` slot, BSF/BSR
+//!   destination for a zero source) is not compared; see
+//!   [`crate::compare::undefined_effects`].
 
 use std::fmt;
 

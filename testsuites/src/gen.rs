@@ -1316,11 +1316,17 @@ impl<'a> Builder<'a> {
                 }
             }
             6 => {
-                // MOV r/m16, Sreg (8C): all six registers can be read.
+                // MOV r/m16, Sreg (8C): all six registers can be read;
+                // Sreg numbers 6 and 7 do not exist (#UD).
                 self.mem_prefixes();
                 self.size(false);
                 self.body.push(0x8C);
-                let sreg = self.g.below(6) as u8;
+                let sreg = if self.g.chance(1, 20) {
+                    self.expect_invalid = true;
+                    6 + self.g.below(2) as u8
+                } else {
+                    self.g.below(6) as u8
+                };
                 self.modrm_any(sreg, 1);
             }
             7 => {
