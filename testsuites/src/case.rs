@@ -192,6 +192,14 @@ pub enum Family {
 }
 
 impl Family {
+    /// Parses a family name as printed by `Debug` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Family> {
+        Family::ALL
+            .iter()
+            .copied()
+            .find(|f| format!("{f:?}").eq_ignore_ascii_case(name.trim()))
+    }
+
     /// Every family, in declaration order.
     pub const ALL: [Family; 13] = [
         Family::Alu,
@@ -349,6 +357,40 @@ impl Outcome {
         match self {
             Outcome::Completed(s) | Outcome::Fault { state: s, .. } => Some(s),
             Outcome::Error(_) => None,
+        }
+    }
+
+    /// Builds the outcome of an execution that ended with exception
+    /// `vector` (normally the #GP of a HLT), applying exactly the
+    /// normalisation the native executor applies, so that an emulator
+    /// adapter only has to report raw values:
+    ///
+    /// * [`is_completion`] decides between [`Outcome::Completed`] and
+    ///   [`Outcome::Fault`];
+    /// * `state.eflags` is masked with [`OUTCOME_EFLAGS_MASK`];
+    /// * `error_code` is kept only for vectors that push one, `cr2` only
+    ///   for #PF.
+    pub fn from_exception(
+        case: &Case,
+        vector: u8,
+        error_code: Option<u32>,
+        cr2: Option<u32>,
+        mut state: FinalState,
+    ) -> Outcome {
+        state.eflags &= OUTCOME_EFLAGS_MASK;
+        let error_code = if vector_has_error_code(vector) {
+            Some(error_code.unwrap_or(0))
+        } else {
+            None
+        };
+        if is_completion(case, vector, error_code, state.eip) {
+            return Outcome::Completed(state);
+        }
+        Outcome::Fault {
+            vector,
+            error_code,
+            cr2: if vector == 14 { cr2 } else { None },
+            state,
         }
     }
 

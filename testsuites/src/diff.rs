@@ -114,21 +114,39 @@ impl DiffReport {
     }
 }
 
-/// Seed and family of case number `index` of a run with `seed`.
-pub fn case_params(seed: u64, index: u64) -> (Family, u64) {
+/// Seed and family of case number `index` of a run with `seed` drawing
+/// from `families` (all families when empty).
+pub fn case_params(seed: u64, index: u64, families: &[Family]) -> (Family, u64) {
+    let families = if families.is_empty() {
+        &Family::ALL[..]
+    } else {
+        families
+    };
     let mut r = Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let case_seed = r.next_u64();
-    let family = Family::ALL[r.below(Family::ALL.len() as u32) as usize];
+    let family = families[r.below(families.len() as u32) as usize];
     (family, case_seed)
 }
 
-/// Runs `cases` generated cases (deterministic in `seed`) on both executors
-/// and compares their outcomes.
+/// Runs `cases` generated cases (deterministic in `seed`, families drawn
+/// uniformly) on both executors and compares their outcomes.
 pub fn run_differential(
     reference: &mut dyn Executor,
     subject: &mut dyn Executor,
     cases: u64,
     seed: u64,
+) -> DiffReport {
+    run_differential_with(reference, subject, cases, seed, &Family::ALL)
+}
+
+/// Like [`run_differential`], drawing only from `families` (all when
+/// empty).
+pub fn run_differential_with(
+    reference: &mut dyn Executor,
+    subject: &mut dyn Executor,
+    cases: u64,
+    seed: u64,
+    families: &[Family],
 ) -> DiffReport {
     let mut rep = DiffReport {
         reference: reference.name().to_string(),
@@ -137,7 +155,7 @@ pub fn run_differential(
         ..DiffReport::default()
     };
     for index in 0..cases {
-        let (family, case_seed) = case_params(seed, index);
+        let (family, case_seed) = case_params(seed, index, families);
         let case = generate(family, case_seed);
         let a = reference.execute(&case);
         let b = subject.execute(&case);

@@ -88,9 +88,8 @@ mod imp {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     use crate::case::{
-        is_completion, vector_has_error_code, Case, FinalState, Outcome, CODE_BASE, CODE_SIZE,
-        CS_SEL, DATA_BASE, DATA_SEL, DATA_SIZE, INSN_ADDR, MAX_INSN_LEN, OUTCOME_EFLAGS_MASK,
-        STACK_BASE, STACK_SIZE,
+        Case, FinalState, Outcome, CODE_BASE, CODE_SIZE, CS_SEL, DATA_BASE, DATA_SEL, DATA_SIZE,
+        INSN_ADDR, MAX_INSN_LEN, OUTCOME_EFLAGS_MASK, STACK_BASE, STACK_SIZE,
     };
     use std::cell::UnsafeCell;
     use std::ptr;
@@ -728,23 +727,19 @@ mod imp {
                 data,
                 stack,
             };
-            let vector = cap.trapno as u8;
             if cap.trapno > 31 {
                 return Outcome::Error(format!(
                     "signal {} with unexpected trap number {}",
                     cap.signo, cap.trapno
                 ));
             }
-            let error_code = vector_has_error_code(vector).then_some(cap.err as u32);
-            if is_completion(case, vector, error_code, state.eip) {
-                return Outcome::Completed(state);
-            }
-            Outcome::Fault {
-                vector,
-                error_code,
-                cr2: (vector == 14).then_some(cap.cr2 as u32),
+            Outcome::from_exception(
+                case,
+                cap.trapno as u8,
+                Some(cap.err as u32),
+                Some(cap.cr2 as u32),
                 state,
-            }
+            )
         }
     }
 
