@@ -171,11 +171,9 @@ impl PortIo for Board {
                 self.stop = Some(BoardStop::DebugExit { code: value });
                 return IoAction::Stop;
             }
-            PORT_BOCHS_SHUTDOWN => {
-                if self.shutdown_byte(b) {
-                    self.stop = Some(BoardStop::BochsShutdown);
-                    return IoAction::Stop;
-                }
+            PORT_BOCHS_SHUTDOWN if self.shutdown_byte(b) => {
+                self.stop = Some(BoardStop::BochsShutdown);
+                return IoAction::Stop;
             }
             PORT_POST | PORT_POST_ALT => {
                 if self.post.len() < POST_LOG_CAPACITY {

@@ -138,6 +138,16 @@ impl Tracer {
         let before = Snapshot::take(cpu);
         let code32 = before.code32;
         let next = cpu.next_instruction();
+        // Bytes are read before the step: the instruction may overwrite itself.
+        let mut bytes = [0u8; 16];
+        let n = match &next {
+            Ok((lin, i)) => {
+                let n = i.len().min(15);
+                read_linear(cpu, *lin, &mut bytes[..n]);
+                n
+            }
+            Err(_) => 0,
+        };
         cpu.last_exception = None;
         let stop = cpu.step(io);
         let after = Snapshot::take(cpu);
@@ -157,9 +167,6 @@ impl Tracer {
         match insn {
             Some(i) => {
                 let _ = write!(line, "{lin:08x}  ");
-                let mut bytes = [0u8; 16];
-                let n = i.len().min(15);
-                read_linear(cpu, lin, &mut bytes[..n]);
                 for b in &bytes[..n] {
                     let _ = write!(line, "{b:02x}");
                 }
@@ -257,9 +264,9 @@ fn write_changes(
     code32: bool,
 ) {
     const GPR: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
-    for i in 0..8 {
-        if a.gpr[i] != b.gpr[i] {
-            let _ = write!(line, " {}={:08x}", GPR[i], a.gpr[i]);
+    for ((name, &x), &y) in GPR.iter().zip(&b.gpr).zip(&a.gpr) {
+        if x != y {
+            let _ = write!(line, " {name}={y:08x}");
         }
     }
     // EIP is shown when it is not the sequential next instruction's.
