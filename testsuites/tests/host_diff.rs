@@ -118,7 +118,16 @@ fn host_diff_proptest() {
         failure_persistence: None,
         ..ProptestConfig::default()
     };
-    let mut runner = proptest::test_runner::TestRunner::new(cfg);
+    // Deterministic: the same seed as host_diff (proptest would otherwise
+    // pick a random one).
+    let seed = env_u64("VTX32_HOST_DIFF_SEED", 0x7e32_0001);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = proptest::test_runner::TestRng::from_seed(
+        proptest::test_runner::RngAlgorithm::ChaCha,
+        &seed_bytes,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(cfg, rng);
     // TestRunner::run takes an `Fn` closure: executors need `&mut`.
     let native = std::cell::RefCell::new(native);
     let subject = std::cell::RefCell::new(subject);
