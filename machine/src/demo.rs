@@ -869,16 +869,25 @@ fn shift_muldiv_checks(pm: &mut Pm) -> R {
 
 /// CPUID and RDTSC.
 fn system_checks(pm: &mut Pm) -> R {
-    pm.check("CPUID vendor GenuineIntel", |pm, fail| {
+    // The vendor is printed, not checked: under a hardware-assisted QEMU it is the host's.
+    pm.check("CPUID leaf 0 (max leaf >= 1)", |pm, fail| {
         let a = &mut *pm.a;
         a.xor(eax, eax)?;
         a.cpuid()?;
-        a.cmp(ebx, i32::from_le_bytes(*b"Genu"))?;
-        a.jne(fail)?;
-        a.cmp(edx, i32::from_le_bytes(*b"ineI"))?;
-        a.jne(fail)?;
-        a.cmp(ecx, i32::from_le_bytes(*b"ntel"))?;
-        a.jne(fail)
+        a.mov(dword_ptr(var::SCRATCH), ebx)?;
+        a.mov(dword_ptr(var::SCRATCH + 4), edx)?;
+        a.mov(dword_ptr(var::SCRATCH + 8), ecx)?;
+        a.mov(byte_ptr(var::SCRATCH + 12), 0)?;
+        a.push(eax)?;
+        pm.say("(")?;
+        pm.a.push(esi)?;
+        pm.a.mov(esi, var::SCRATCH)?;
+        pm.a.call(pm.puts)?;
+        pm.a.pop(esi)?;
+        pm.say(") ")?;
+        pm.a.pop(eax)?;
+        pm.a.cmp(eax, 1)?;
+        pm.a.jb(fail)
     })?;
     pm.check("RDTSC advances", |pm, fail| {
         let a = &mut *pm.a;
