@@ -375,3 +375,96 @@ fn report(case: &Case, a: &Outcome, b: &Outcome, tol: &Tolerance, diffs: &[Strin
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Family, FinalState, INSN_ADDR, STACK_BASE};
+    use flags::*;
+
+    fn case(insn: &[u8], ecx: u32) -> Case {
+        Case {
+            insn: insn.to_vec(),
+            gpr: [0, ecx, 0, 0, STACK_BASE + 0x800, 0, 0, 0],
+            eflags: 0,
+            data: vec![0; DATA_SIZE as usize],
+            stack: vec![0; STACK_SIZE as usize],
+            family: Family::Misc,
+        }
+    }
+
+    fn completed(c: &Case, eflags: u32) -> Outcome {
+        Outcome::Completed(FinalState {
+            gpr: c.gpr,
+            eflags,
+            eip: INSN_ADDR + c.insn.len() as u32,
+            ds: 0x2b,
+            es: 0x2b,
+            ss: 0x2b,
+            data: c.data.clone(),
+            stack: c.stack.clone(),
+        })
+    }
+
+    #[test]
+    fn undefined_flags_follow_the_count() {
+        let none = Outcome::Error(String::new());
+        // SHL EAX,1: only AF undefined.
+        assert_eq!(undefined_effects(&case(&[0xD1, 0xE0], 0), &none).eflags, AF);
+        // SHL EAX,CL with CL=0: nothing changes, nothing undefined.
+        assert_eq!(
+            undefined_effects(&case(&[0xD3, 0xE0], 0x100), &none).eflags,
+            0
+        );
+        // SHL AL,CL with CL=9: AF, OF and CF undefined.
+        assert_eq!(
+            undefined_effects(&case(&[0xD2, 0xE0], 9), &none).eflags,
+            AF | OF | CF
+        );
+        // ROL EAX,5: OF undefined.
+        assert_eq!(
+            undefined_effects(&case(&[0xC1, 0xC0, 5], 0), &none).eflags,
+            OF
+        );
+        // SHLD AX,BX,CL with CL=20: result (EAX) and flags undefined.
+        let t = undefined_effects(&case(&[0x66, 0x0F, 0xA5, 0xD8], 20), &none);
+        assert_eq!(t.eflags, ARITH);
+        assert_eq!(t.gpr, 1);
+        // DIV: all arithmetic flags.
+        assert_eq!(
+            undefined_effects(&case(&[0xF7, 0xF1], 0), &none).eflags,
+            ARITH
+        );
+        // ADD: nothing.
+        assert_eq!(
+            undefined_effects(&case(&[0x01, 0xD8], 0), &none),
+            Tolerance::default()
+        );
+    }
+
+    #[test]
+    fn bsf_zero_source_ignores_destination() {
+        let c = case(&[0x0F, 0xBC, 0xC1], 0); // BSF EAX, ECX
+        let t = undefined_effects(&c, &completed(&c, ZF | FIXED1 | IF));
+        assert_eq!(t.gpr, 1);
+        let t = undefined_effects(&c, &completed(&c, FIXED1 | IF));
+        assert_eq!(t.gpr, 0);
+    }
+
+    #[test]
+    fn compare_reports_names() {
+        let c = case(&[0x01, 0xD8], 0);
+        let a = completed(&c, FIXED1 | IF);
+        let mut b = completed(&c, FIXED1 | IF | CF);
+        if let Outcome::Completed(s) = &mut b {
+            s.gpr[3] = 7;
+            s.data[0x10] = 1;
+        }
+        let r = compare(&c, &a, &b).unwrap_err();
+        assert!(r.contains("EBX: 00000000 vs 00000007"), "{r}");
+        assert!(r.contains("differing: CF"), "{r}");
+        assert!(r.contains("data[+0x010]"), "{r}");
+        assert!(r.contains("add eax,ebx"), "{r}");
+        assert!(compare(&c, &a, &a).is_ok());
+    }
+}
