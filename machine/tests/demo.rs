@@ -40,3 +40,33 @@ fn demo_runs_to_a_consistent_verdict() {
 fn demo_rom_is_deterministic() {
     assert_eq!(demo_rom(), demo_rom());
 }
+
+/// A family the CPU lacks (#UD) shows as one FAIL line; the run goes on to the verdict.
+#[test]
+fn a_missing_family_is_a_fail_line_not_the_end() {
+    let mut rom = demo_rom();
+    // Turn the REP MOVSB (f3 a4) into UD2 (0f 0b), as an unimplemented family would raise.
+    let at: Vec<usize> = rom
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xF3, 0xA4])
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1);
+    rom[at[0]..at[0] + 2].copy_from_slice(&[0x0F, 0x0B]);
+    let (_m, con, out) = common::run_rom(&rom, 1_000_000);
+    let text = con.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("REP MOVSB"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("[vector 06 error 0000 eip 000f"), "{line}");
+    assert!(line.ends_with("FAIL"), "{line}");
+    let pass = text.lines().filter(|l| l.ends_with("PASS")).count();
+    let total = pass + text.lines().filter(|l| l.ends_with("FAIL")).count();
+    assert!(text.ends_with(&format!("vtx32 demo: {pass}/{total} checks passed\n")));
+    assert!(text.contains("RDTSC advances"), "later checks still ran");
+    assert_eq!(out.stop, Stop::DebugExit { code: 1 });
+    assert_eq!(out.exit_status(), 3);
+}
