@@ -1,17 +1,29 @@
-//! Decoded-instruction cache: decode once per physical location (and code size).
+//! Decoded-block cache: decode once per physical location (and code size).
 //!
-//! Direct-mapped on the physical address. Each entry carries the generation of its 256-byte
-//! line (see `vtx32_mmu::PhysMem::mark_code`); a write to the line changes the generation
-//! and the entry misses, so self-modifying code is seen at the next fetch.
+//! A block is a run of instructions decoded from one page, ending at the first control
+//! transfer, after at most [`MAX_BLOCK_INSNS`] instructions, or before it would span more
+//! than two 256-byte lines. Blocks live in an arena and are found through a direct-mapped
+//! table keyed by physical address. Each block records the generations of the (at most two)
+//! lines it covers (see `vtx32_mmu::PhysMem::mark_code`): a write to either line changes a
+//! generation and the block misses at its next lookup; a write to any code line also ends
+//! the running block after the writing instruction (self-modifying code).
 
+use crate::exec::fast::{Fast, Operands};
 use crate::exec::Handler;
 use iced_x86::Instruction;
 
-const ENTRIES: usize = 1 << 15;
+/// Most instructions in one block.
+pub(crate) const MAX_BLOCK_INSNS: usize = 48;
+const TABLE: usize = 1 << 14;
+/// Arena capacity; the whole cache is flushed when it fills.
+const ARENA: usize = 1 << 17;
 
 /// One decoded instruction with everything the executor needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Decoded {
+    /// The fast form, if this instruction has one (see `exec/fast.rs`).
+    pub fast: Option<Fast>,
+    pub ops: Operands,
     pub insn: Instruction,
     pub handler: Handler,
     /// Cycles retired by this instruction (string instructions: per iteration).
@@ -19,47 +31,86 @@ pub(crate) struct Decoded {
     pub len: u8,
 }
 
-#[derive(Clone, Copy)]
-pub(crate) struct Entry {
-    /// Physical address | (code size 32 ? 1 << 32 : 0); `u64::MAX` = empty.
+/// A cached block: where its instructions are and what it was decoded from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockRef {
+    /// Physical address | code-size bit; `u64::MAX` = empty or not cacheable.
     pub tag: u64,
-    pub gen: u32,
-    pub d: Decoded,
+    /// First instruction in the arena.
+    pub start: u32,
+    pub count: u16,
+    /// Bytes from the first instruction's first byte to the last one's last byte.
+    pub span: u16,
+    /// Generations of the first and last 256-byte line covered.
+    pub gen: [u32; 2],
 }
 
-pub(crate) struct ICache {
-    entries: Vec<Entry>,
+impl BlockRef {
+    pub const EMPTY: BlockRef = BlockRef {
+        tag: u64::MAX,
+        start: 0,
+        count: 0,
+        span: 0,
+        gen: [0; 2],
+    };
 }
 
-impl ICache {
-    pub fn new(empty: Decoded) -> Self {
+pub(crate) struct BlockCache {
+    table: Vec<BlockRef>,
+    arena: Vec<Decoded>,
+}
+
+impl BlockCache {
+    pub fn new() -> Self {
         Self {
-            entries: vec![
-                Entry {
-                    tag: u64::MAX,
-                    gen: 0,
-                    d: empty
-                };
-                ENTRIES
-            ],
+            table: vec![BlockRef::EMPTY; TABLE],
+            arena: Vec::with_capacity(ARENA),
         }
     }
 
+    /// Tag of a block starting at `pa` decoded with the given code size.
     #[inline(always)]
     pub fn tag(pa: u64, code32: bool) -> u64 {
         pa | (u64::from(code32) << 40)
     }
 
     #[inline(always)]
-    pub fn slot(&mut self, pa: u64) -> &mut Entry {
-        let i = (pa as usize) & (ENTRIES - 1);
-        // SAFETY-free: the mask keeps the index in range.
-        &mut self.entries[i]
+    fn index(pa: u64) -> usize {
+        ((pa ^ (pa >> 14)) as usize) & (TABLE - 1)
     }
 
-    pub fn flush(&mut self) {
-        for e in &mut self.entries {
-            e.tag = u64::MAX;
+    /// The table entry for `pa` (it may hold another block: compare the tag).
+    #[inline(always)]
+    pub fn lookup(&self, pa: u64) -> BlockRef {
+        self.table[Self::index(pa)]
+    }
+
+    /// The decoded instruction at arena index `k`.
+    #[inline(always)]
+    pub fn insn(&self, k: usize) -> &Decoded {
+        &self.arena[k]
+    }
+
+    /// Stores a freshly decoded block and returns its reference. `cache` = false keeps it
+    /// out of the lookup table (instructions that cross a page).
+    pub fn insert(&mut self, pa: u64, mut b: BlockRef, insns: &[Decoded], cache: bool) -> BlockRef {
+        if self.arena.len() + insns.len() > ARENA {
+            self.flush();
         }
+        b.start = self.arena.len() as u32;
+        b.count = insns.len() as u16;
+        self.arena.extend_from_slice(insns);
+        if cache {
+            self.table[Self::index(pa)] = b;
+        } else {
+            b.tag = u64::MAX;
+        }
+        b
+    }
+
+    /// Drops every block.
+    pub fn flush(&mut self) {
+        self.table.fill(BlockRef::EMPTY);
+        self.arena.clear();
     }
 }

@@ -45,7 +45,7 @@ impl Cpu {
         let lin = self.core.sregs.seg[SegReg::Cs as usize]
             .base
             .wrapping_add(eip);
-        let d = self.fetch_decoded(eip)?;
+        let d = self.fetch_decoded()?;
         Ok((lin, d))
     }
 }

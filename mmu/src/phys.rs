@@ -53,6 +53,8 @@ pub struct PhysMem {
     line_gen: Vec<u32>,
     /// All ones, or bit 20 clear while the A20 gate is disabled.
     a20_mask: u64,
+    /// Set when a write hits a line holding decoded code.
+    code_written: bool,
 }
 
 impl PhysMem {
@@ -72,6 +74,7 @@ impl PhysMem {
             line_flags: vec![0; lines],
             line_gen: vec![0; lines],
             a20_mask: u64::MAX,
+            code_written: false,
         })
     }
 
@@ -233,6 +236,7 @@ impl PhysMem {
         if *flags & LINE_CODE != 0 {
             // An instruction decoded from the previous line may extend into this one.
             *flags &= !LINE_CODE;
+            self.code_written = true;
             self.line_gen[line] = self.line_gen[line].wrapping_add(1);
             if line > 0 {
                 self.line_gen[line - 1] = self.line_gen[line - 1].wrapping_add(1);
@@ -266,6 +270,18 @@ impl PhysMem {
             .get(pa >> CODE_LINE_SHIFT)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Whether a write hit decoded code since the last [`Self::clear_code_written`].
+    #[inline(always)]
+    pub fn code_written(&self) -> bool {
+        self.code_written
+    }
+
+    /// Acknowledges [`Self::code_written`].
+    #[inline(always)]
+    pub fn clear_code_written(&mut self) {
+        self.code_written = false;
     }
 
     /// Copies bytes out for debuggers and traces (no side effects).

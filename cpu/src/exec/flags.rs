@@ -4,16 +4,18 @@
 //! produces what a modern Intel host CPU produces; the host-CPU differential test in
 //! `testsuites/` checks undefined flags too. Each family file documents its choices.
 
-use super::operand::{mask, sign_bit};
+use super::operand::mask;
 use super::Core;
 use crate::state::Eflags;
 
-/// PF for every low byte: set when the number of 1 bits is even.
-static PARITY: [bool; 256] = {
-    let mut t = [false; 256];
+/// PF (as the EFLAGS bit) for every low byte: set when the number of 1 bits is even.
+static PARITY: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = (i as u8).count_ones() % 2 == 0;
+        if (i as u8).count_ones() % 2 == 0 {
+            t[i] = Eflags::PF.bits() as u8;
+        }
         i += 1;
     }
     t
@@ -30,18 +32,11 @@ pub(crate) const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
 /// ZF, SF and PF of a result of `size` bytes.
 #[inline(always)]
 pub(crate) fn szp(size: u32, r: u32) -> u32 {
+    // Branch-free: ZF bit 6, SF bit 7, PF bit 2.
     let r = r & mask(size);
-    let mut f = 0;
-    if r == 0 {
-        f |= ZF;
-    }
-    if r & sign_bit(size) != 0 {
-        f |= SF;
-    }
-    if PARITY[(r & 0xFF) as usize] {
-        f |= PF;
-    }
-    f
+    (u32::from(r == 0) << 6)
+        | (((r >> (size * 8 - 1)) & 1) << 7)
+        | u32::from(PARITY[(r & 0xFF) as usize])
 }
 
 /// Flags of `a + b + carry` (ADD, ADC, INC without CF).
@@ -49,34 +44,20 @@ pub(crate) fn szp(size: u32, r: u32) -> u32 {
 pub(crate) fn add(size: u32, a: u32, b: u32, carry: u32, r: u32) -> u32 {
     let m = mask(size);
     let full = u64::from(a & m) + u64::from(b & m) + u64::from(carry);
-    let mut f = szp(size, r);
-    if full > u64::from(m) {
-        f |= CF;
-    }
-    if (a ^ b ^ r) & 0x10 != 0 {
-        f |= AF;
-    }
-    if (a ^ r) & (b ^ r) & sign_bit(size) != 0 {
-        f |= OF;
-    }
-    f
+    let cf = u32::from(full > u64::from(m));
+    let af = (a ^ b ^ r) & AF;
+    let of = (((a ^ r) & (b ^ r)) >> (size * 8 - 1) & 1) << 11;
+    szp(size, r) | cf | af | of
 }
 
 /// Flags of `a - b - borrow` (SUB, SBB, CMP, NEG, DEC without CF).
 #[inline(always)]
 pub(crate) fn sub(size: u32, a: u32, b: u32, borrow: u32, r: u32) -> u32 {
     let m = mask(size);
-    let mut f = szp(size, r);
-    if u64::from(a & m) < u64::from(b & m) + u64::from(borrow) {
-        f |= CF;
-    }
-    if (a ^ b ^ r) & 0x10 != 0 {
-        f |= AF;
-    }
-    if (a ^ b) & (a ^ r) & sign_bit(size) != 0 {
-        f |= OF;
-    }
-    f
+    let cf = u32::from(u64::from(a & m) < u64::from(b & m) + u64::from(borrow));
+    let af = (a ^ b ^ r) & AF;
+    let of = (((a ^ b) & (a ^ r)) >> (size * 8 - 1) & 1) << 11;
+    szp(size, r) | cf | af | of
 }
 
 /// Flags of a logical operation: CF = OF = 0, AF = 0 (undefined; the host clears it).

@@ -6,6 +6,7 @@ mod bcd;
 mod bits;
 mod control;
 mod dispatch;
+pub(crate) mod fast;
 mod flags;
 mod io;
 mod memory;
@@ -17,7 +18,7 @@ mod string;
 mod system;
 
 use crate::exception::Exception;
-use crate::icache::{Decoded, ICache};
+use crate::icache::{BlockCache, BlockRef, Decoded, MAX_BLOCK_INSNS};
 use crate::model::CpuModel;
 use crate::state::{Cr0, Eflags, Regs, SRegs, SegReg};
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
@@ -69,8 +70,16 @@ pub struct Core {
     pub(crate) extra_cycles: u64,
     /// Set by handlers that end the run after they retire (HLT, stopping port writes).
     pub(crate) stop: Option<StopReason>,
-    /// Set when CS, CR0.PE or paging changed: the fetch shortcut must be recomputed.
+    /// Set when CS, CR0, CR3, CR4 or CPL changed: the fetch context must be recomputed.
     pub(crate) fetch_dirty: bool,
+    /// Fetch context, valid while `fetch_dirty` is clear: CS base and limit, code size,
+    /// and the last code page's translation (an instruction TLB of one entry: like any TLB
+    /// entry it may be stale until CR3 is written or INVLPG runs, SDM Vol. 3 §4.10.4).
+    fetch_base: u32,
+    fetch_limit: u32,
+    fetch_code32: bool,
+    fetch_page: u32,
+    fetch_page_pa: u64,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
     /// Per segment register: reads need only the limit check (see `memory.rs`).
@@ -85,7 +94,9 @@ pub struct Core {
 /// A processor: the core plus its decoded-instruction cache.
 pub struct Cpu {
     pub core: Core,
-    icache: ICache,
+    blocks: BlockCache,
+    /// Scratch space for building a block.
+    build: Vec<Decoded>,
     /// Deliver nothing: return exceptions to the caller (conformance harnesses).
     pub stop_on_exception: bool,
     /// The most recent exception or interrupt raised, recorded before delivery (traces and
@@ -111,6 +122,11 @@ impl Cpu {
             extra_cycles: 0,
             stop: None,
             fetch_dirty: true,
+            fetch_base: 0,
+            fetch_limit: 0,
+            fetch_code32: false,
+            fetch_page: u32::MAX,
+            fetch_page_pa: 0,
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
@@ -118,15 +134,10 @@ impl Cpu {
             reset_pending: false,
         };
         core.refresh_segment_fast_paths();
-        let empty = Decoded {
-            insn: Instruction::default(),
-            handler: dispatch::invalid,
-            cycles: 0,
-            len: 1,
-        };
         Self {
             core,
-            icache: ICache::new(empty),
+            blocks: BlockCache::new(),
+            build: Vec::with_capacity(MAX_BLOCK_INSNS),
             stop_on_exception: false,
             last_exception: None,
             decoder_buf: [0; 16],
@@ -142,7 +153,7 @@ impl Cpu {
         c.inhibit = false;
         c.fetch_dirty = true;
         c.refresh_segment_fast_paths();
-        self.icache.flush();
+        self.blocks.flush();
     }
 
     /// Called after the front-end changes registers directly (loaders, debuggers).
@@ -158,7 +169,14 @@ impl Cpu {
             if self.core.instructions >= limits.max_instructions {
                 return StopReason::InstructionLimit;
             }
-            if let Some(stop) = self.step(io) {
+            let b = match self.fetch_block() {
+                Ok(b) => b,
+                Err(e) => match self.raise(io, e) {
+                    Some(stop) => return stop,
+                    None => continue,
+                },
+            };
+            if let Some(stop) = self.exec_block(io, b, limits.max_instructions) {
                 return stop;
             }
         }
@@ -166,37 +184,56 @@ impl Cpu {
 
     /// Executes one instruction (or delivers one exception). Returns a stop reason if the run
     /// must end.
-    #[inline]
     pub fn step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
-        let eip = self.core.regs.eip;
-        let d = match self.fetch(eip) {
-            Ok(d) => d,
-            Err(e) => return self.raise(io, e),
-        };
+        match self.fetch_block() {
+            Ok(b) => self.exec_block(io, BlockRef { count: 1, ..b }, u64::MAX),
+            Err(e) => self.raise(io, e),
+        }
+    }
+
+    /// Runs the instructions of block `b` in order until one transfers control, raises an
+    /// exception, changes the fetch context or writes code, or the budget is reached.
+    #[inline(always)]
+    fn exec_block(
+        &mut self,
+        io: &mut dyn PortIo,
+        b: BlockRef,
+        max_instructions: u64,
+    ) -> Option<StopReason> {
         let c = &mut self.core;
-        let code32 = c.code32();
-        c.next_eip = if code32 {
-            eip.wrapping_add(d.len as u32)
-        } else {
-            (eip.wrapping_add(d.len as u32)) & 0xFFFF
-        };
-        c.inhibit = false;
-        match (d.handler)(c, io, &d.insn) {
-            Ok(()) => {
-                c.regs.eip = c.next_eip;
-                c.instructions += 1;
-                c.cycles += u64::from(d.cycles) + c.extra_cycles;
+        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
+        let mut eip = c.regs.eip;
+        let start = b.start as usize;
+        for k in start..start + b.count as usize {
+            let d = self.blocks.insn(k);
+            let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
+            c.next_eip = next;
+            c.inhibit = false;
+            let r = match d.fast {
+                Some(f) => f(c, &d.ops),
+                None => (d.handler)(c, io, &d.insn),
+            };
+            if let Err(e) = r {
                 c.extra_cycles = 0;
+                return self.raise(io, e);
+            }
+            c.regs.eip = c.next_eip;
+            c.instructions += 1;
+            c.cycles += u64::from(d.cycles) + c.extra_cycles;
+            c.extra_cycles = 0;
+            if c.fetch_dirty | c.reset_pending | c.stop.is_some() | c.mem.code_written() {
+                c.mem.clear_code_written();
                 if c.stop.is_some() || c.reset_pending {
                     return self.after_stop_request();
                 }
-                None
+                return None;
             }
-            Err(e) => {
-                c.extra_cycles = 0;
-                self.raise(io, e)
+            if c.next_eip != next || c.instructions >= max_instructions {
+                return None;
             }
+            eip = next;
         }
+        None
     }
 
     #[cold]
@@ -228,47 +265,58 @@ impl Cpu {
         }
     }
 
-    /// The decoded instruction at CS:`eip` (no side effects on architectural state).
-    pub(crate) fn fetch_decoded(&mut self, eip: u32) -> Result<Instruction, Exception> {
-        self.fetch(eip).map(|d| d.insn)
+    /// The decoded instruction at CS:EIP (no side effects on architectural state).
+    pub(crate) fn fetch_decoded(&mut self) -> Result<Instruction, Exception> {
+        let b = self.fetch_block()?;
+        Ok(self.blocks.insn(b.start as usize).insn)
     }
 
-    /// Fetches the decoded instruction at CS:`eip`, decoding on a cache miss.
+    /// The block at CS:EIP, decoding on a miss.
     #[inline(always)]
-    fn fetch(&mut self, eip: u32) -> Result<Decoded, Exception> {
+    fn fetch_block(&mut self) -> Result<BlockRef, Exception> {
         let c = &mut self.core;
-        let cs = c.sregs.seg[SegReg::Cs as usize];
-        if eip > cs.limit {
+        if c.fetch_dirty {
+            c.refresh_fetch_context();
+        }
+        let eip = c.regs.eip;
+        if eip > c.fetch_limit {
             return Err(Exception::gp(0));
         }
-        let lin = cs.base.wrapping_add(eip);
-        let code32 = c.code32();
-        let pa = c.translate_fetch(lin)?;
-        let tag = ICache::tag(pa.0, code32);
-        let gen = c.mem.code_gen(pa);
-        let e = self.icache.slot(pa.0);
-        if e.tag == tag && e.gen == gen {
-            // Re-check the limit for the instruction's last byte (SDM §5.3).
-            if u64::from(eip) + u64::from(e.d.len) - 1 > u64::from(cs.limit) {
-                return Err(Exception::gp(0));
-            }
-            return Ok(e.d);
+        let lin = c.fetch_base.wrapping_add(eip);
+        let pa = if lin >> 12 == c.fetch_page {
+            PhysAddr(c.fetch_page_pa | u64::from(lin & 0xFFF))
+        } else {
+            let pa = c.translate_fetch(lin)?;
+            c.fetch_page = lin >> 12;
+            c.fetch_page_pa = pa.0 & !0xFFF;
+            pa
+        };
+        let code32 = c.fetch_code32;
+        let b = self.blocks.lookup(pa.0);
+        if b.tag == BlockCache::tag(pa.0, code32)
+            && b.gen[0] == c.mem.code_gen(pa)
+            && b.gen[1] == c.mem.code_gen(PhysAddr(pa.0 + u64::from(b.span) - 1))
+            // The whole block must lie within the CS limit (SDM §5.3); else rebuild it
+            // shorter.
+            && u64::from(eip) + u64::from(b.span) - 1 <= u64::from(c.fetch_limit)
+        {
+            return Ok(b);
         }
-        self.decode_miss(eip, lin, pa, code32)
+        self.build_block(eip, lin, pa, code32)
     }
 
-    #[cold]
-    fn decode_miss(
+    /// Decodes one instruction at `eip` (linear `lin`, physical `pa`). Returns the decoded
+    /// instruction and whether its bytes cross into the next page.
+    fn decode_one(
         &mut self,
         eip: u32,
         lin: u32,
         pa: PhysAddr,
         code32: bool,
-    ) -> Result<Decoded, Exception> {
+    ) -> Result<(Decoded, bool), Exception> {
         let c = &mut self.core;
-        let cs = c.sregs.seg[SegReg::Cs as usize];
         // Bytes available before the CS limit (at most 15, the architectural maximum).
-        let avail = (u64::from(cs.limit) - u64::from(eip) + 1).min(15) as usize;
+        let avail = (u64::from(c.fetch_limit) - u64::from(eip) + 1).min(15) as usize;
         // Fetch byte by byte: the instruction may cross into a page that faults.
         let mut n = 0;
         let mut crosses_page = false;
@@ -303,39 +351,116 @@ impl Cpu {
             DecoderError::None => {}
             DecoderError::NoMoreBytes => {
                 // The instruction runs past the fetched bytes: a page fault on the next page,
-                // or past the CS limit (#GP(0)).
+                // or past the CS limit (#GP(0)); longer than 15 bytes is #GP(0) too
+                // (SDM Vol. 2 §2.3.11).
                 return Err(page_fault.unwrap_or(Exception::gp(0)));
-            }
-            DecoderError::InvalidInstruction => {
-                // Longer than 15 bytes is #GP(0) (SDM Vol. 2 §2.3.11); everything else #UD.
-                if n == 15 && insn.len() == 0 {
-                    return Err(Exception::gp(0));
-                }
-                return Err(Exception::ud());
             }
             _ => return Err(Exception::ud()),
         }
         let len = insn.len() as u8;
+        let crosses = crosses_page && (lin & 0xFFF) + u32::from(len) > 0x1000;
         let (handler, class) = dispatch::select(&insn);
-        let has_mem = (0..insn.op_count()).any(|i| insn.op_kind(i) == iced_x86::OpKind::Memory);
-        let d = Decoded {
-            insn,
-            handler,
-            cycles: c.model.cost(class, has_mem),
-            len,
+        let (fast, ops) = match fast::select(&insn) {
+            Some((f, o)) => (Some(f), o),
+            None => (None, fast::Operands::EMPTY),
         };
-        if !crosses_page {
-            let gen = c.mem.mark_code(pa, len as usize);
-            let e = self.icache.slot(pa.0);
-            e.tag = ICache::tag(pa.0, code32);
-            e.gen = gen;
-            e.d = d;
+        let has_mem = (0..insn.op_count()).any(|i| insn.op_kind(i) == iced_x86::OpKind::Memory);
+        let cycles = c.model.cost(class, has_mem);
+        Ok((
+            Decoded {
+                fast,
+                ops,
+                insn,
+                handler,
+                cycles,
+                len,
+            },
+            crosses,
+        ))
+    }
+
+    /// Decodes and caches the block starting at `eip`.
+    #[cold]
+    fn build_block(
+        &mut self,
+        eip: u32,
+        lin: u32,
+        pa: PhysAddr,
+        code32: bool,
+    ) -> Result<BlockRef, Exception> {
+        let mut build = std::mem::take(&mut self.build);
+        build.clear();
+        let first_line = pa.0 >> vtx32_mmu::CODE_LINE_SHIFT;
+        let mut off = 0u32;
+        let mut cacheable = true;
+        loop {
+            let (e, l, p) = (
+                eip.wrapping_add(off),
+                lin.wrapping_add(off),
+                PhysAddr(pa.0 + u64::from(off)),
+            );
+            let decoded = self.decode_one(e, l, p, code32);
+            let (d, crosses) = match decoded {
+                Ok(x) => x,
+                // A fault decoding the first instruction is raised; later ones end the block
+                // before the faulting instruction (raised when it is reached).
+                Err(err) if build.is_empty() => {
+                    self.build = build;
+                    return Err(err);
+                }
+                Err(_) => break,
+            };
+            let end = u64::from(off) + u64::from(d.len);
+            let last_line = (pa.0 + end - 1) >> vtx32_mmu::CODE_LINE_SHIFT;
+            if !build.is_empty() && (crosses || last_line > first_line + 1) {
+                break;
+            }
+            let flow = d.insn.flow_control();
+            build.push(d);
+            off = end as u32;
+            if crosses {
+                cacheable = false;
+                break;
+            }
+            if flow != iced_x86::FlowControl::Next
+                || build.len() == MAX_BLOCK_INSNS
+                || (lin.wrapping_add(off) & 0xFFF) == 0
+            {
+                break;
+            }
+            // The next instruction must start within the CS limit.
+            if u64::from(eip) + u64::from(off) > u64::from(self.core.fetch_limit) {
+                break;
+            }
         }
-        Ok(d)
+        let span = off.max(1);
+        let gen0 = self.core.mem.mark_code(pa, span as usize);
+        let gen1 = self.core.mem.code_gen(PhysAddr(pa.0 + u64::from(span) - 1));
+        let b = BlockRef {
+            tag: BlockCache::tag(pa.0, code32),
+            start: 0,
+            count: 0,
+            span: span as u16,
+            gen: [gen0, gen1],
+        };
+        let b = self.blocks.insert(pa.0, b, &build, cacheable);
+        self.build = build;
+        Ok(b)
     }
 }
 
 impl Core {
+    /// Recomputes the fetch context after a change of CS, CR0, CR3, CR4 or CPL.
+    #[cold]
+    fn refresh_fetch_context(&mut self) {
+        let cs = self.sregs.seg[SegReg::Cs as usize];
+        self.fetch_base = cs.base;
+        self.fetch_limit = cs.limit;
+        self.fetch_code32 = self.code32();
+        self.fetch_page = u32::MAX;
+        self.fetch_dirty = false;
+    }
+
     /// Whether the current code segment is 32-bit (CS.D in protected mode).
     #[inline(always)]
     pub(crate) fn code32(&self) -> bool {

@@ -1,0 +1,461 @@
+//! Fast paths for the most frequent instruction forms: 32-bit operands with 32-bit
+//! addressing (ALU, MOV, INC/DEC, LEA, Jcc/JMP rel, PUSH/POP r32, CALL rel32, RET).
+//!
+//! At decode time the operands are resolved into plain register indices, immediates and a
+//! pre-split memory operand ([`Operands`]), so the handler does no iced accessor calls and
+//! no operand-kind matching. Semantics are the same functions as the generic paths use
+//! (`flags.rs`, `memory.rs`, `stack.rs`); an instruction without a fast form runs through
+//! its generic handler.
+
+use super::flags::{self, CF, STATUS};
+use super::Core;
+use crate::exception::Exception;
+use crate::state::SegReg;
+use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
+
+/// A fast handler works on the pre-resolved operands only.
+pub(crate) type Fast = fn(&mut Core, &Operands) -> Result<(), Exception>;
+
+/// "No register" in [`Operands`] fields.
+const NONE: u8 = 0xFF;
+
+/// Pre-resolved operands of a fast-path instruction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operands {
+    /// Destination (or only) register index, 0-7.
+    pub dst: u8,
+    /// Source register index, 0-7.
+    pub src: u8,
+    /// Memory base / index register indices, or `NONE`.
+    pub base: u8,
+    pub index: u8,
+    /// log2 of the index scale.
+    pub scale: u8,
+    pub seg: SegReg,
+    /// Condition for Jcc.
+    pub cc: ConditionCode,
+    pub disp: u32,
+    /// Immediate, or the relative branch displacement from the next instruction.
+    pub imm: u32,
+}
+
+impl Operands {
+    pub const EMPTY: Operands = Operands {
+        dst: 0,
+        src: 0,
+        base: NONE,
+        index: NONE,
+        scale: 0,
+        seg: SegReg::Ds,
+        cc: ConditionCode::None,
+        disp: 0,
+        imm: 0,
+    };
+}
+
+fn gpr32(r: Register) -> Option<u8> {
+    let n = (r as u32).wrapping_sub(Register::EAX as u32);
+    (n < 8).then_some(n as u8)
+}
+
+/// Splits a 32-bit-addressing memory operand; `None` for 16-bit addressing.
+fn mem32(i: &Instruction, o: &mut Operands) -> Option<()> {
+    let reg = |r: Register| {
+        if r == Register::None {
+            Some(NONE)
+        } else {
+            gpr32(r)
+        }
+    };
+    o.base = reg(i.memory_base())?;
+    o.index = reg(i.memory_index())?;
+    o.scale = i.memory_index_scale().trailing_zeros() as u8;
+    o.disp = i.memory_displacement32();
+    o.seg = super::operand::seg_of(i.memory_segment());
+    Some(())
+}
+
+fn imm32(i: &Instruction) -> u32 {
+    match i.op1_kind() {
+        OpKind::Immediate8to32 => i.immediate8to32() as u32,
+        _ => i.immediate32(),
+    }
+}
+
+/// ALU operation selector for the const-generic handlers.
+mod op {
+    pub const ADD: u8 = 0;
+    pub const OR: u8 = 1;
+    pub const ADC: u8 = 2;
+    pub const SBB: u8 = 3;
+    pub const AND: u8 = 4;
+    pub const SUB: u8 = 5;
+    pub const XOR: u8 = 6;
+    pub const CMP: u8 = 7;
+    pub const TEST: u8 = 8;
+}
+
+/// Chooses a fast handler and resolves its operands, if the form has one.
+pub(crate) fn select(i: &Instruction) -> Option<(Fast, Operands)> {
+    let mut o = Operands::EMPTY;
+    let alu_op = match i.mnemonic() {
+        Mnemonic::Add => Some(op::ADD),
+        Mnemonic::Or => Some(op::OR),
+        Mnemonic::Adc => Some(op::ADC),
+        Mnemonic::Sbb => Some(op::SBB),
+        Mnemonic::And => Some(op::AND),
+        Mnemonic::Sub => Some(op::SUB),
+        Mnemonic::Xor => Some(op::XOR),
+        Mnemonic::Cmp => Some(op::CMP),
+        Mnemonic::Test => Some(op::TEST),
+        _ => None,
+    };
+    if let Some(opn) = alu_op {
+        if i.has_lock_prefix() {
+            return None;
+        }
+        let imm = matches!(i.op1_kind(), OpKind::Immediate32 | OpKind::Immediate8to32);
+        return match (i.op0_kind(), i.op1_kind()) {
+            (OpKind::Register, OpKind::Register) => {
+                o.dst = gpr32(i.op0_register())?;
+                o.src = gpr32(i.op1_register())?;
+                Some((alu_fn(opn, Form::RR), o))
+            }
+            (OpKind::Register, _) if imm => {
+                o.dst = gpr32(i.op0_register())?;
+                o.imm = imm32(i);
+                Some((alu_fn(opn, Form::RI), o))
+            }
+            (OpKind::Register, OpKind::Memory) => {
+                o.dst = gpr32(i.op0_register())?;
+                mem32(i, &mut o)?;
+                (i.memory_size().size() == 4).then_some((alu_fn(opn, Form::RM), o))
+            }
+            (OpKind::Memory, OpKind::Register) => {
+                o.src = gpr32(i.op1_register())?;
+                mem32(i, &mut o)?;
+                (i.memory_size().size() == 4).then_some((alu_fn(opn, Form::MR), o))
+            }
+            (OpKind::Memory, _) if imm => {
+                mem32(i, &mut o)?;
+                o.imm = imm32(i);
+                (i.memory_size().size() == 4).then_some((alu_fn(opn, Form::MI), o))
+            }
+            _ => None,
+        };
+    }
+    match i.code() {
+        Code::Mov_r32_rm32 | Code::Mov_rm32_r32 => match (i.op0_kind(), i.op1_kind()) {
+            (OpKind::Register, OpKind::Register) => {
+                o.dst = gpr32(i.op0_register())?;
+                o.src = gpr32(i.op1_register())?;
+                Some((mov_rr, o))
+            }
+            (OpKind::Register, OpKind::Memory) => {
+                o.dst = gpr32(i.op0_register())?;
+                mem32(i, &mut o)?;
+                Some((mov_rm, o))
+            }
+            _ => {
+                o.src = gpr32(i.op1_register())?;
+                mem32(i, &mut o)?;
+                Some((mov_mr, o))
+            }
+        },
+        Code::Mov_r32_imm32 => {
+            o.dst = gpr32(i.op0_register())?;
+            o.imm = i.immediate32();
+            Some((mov_ri, o))
+        }
+        Code::Mov_rm32_imm32 if i.op0_kind() == OpKind::Memory => {
+            mem32(i, &mut o)?;
+            o.imm = i.immediate32();
+            Some((mov_mi, o))
+        }
+        Code::Inc_r32 | Code::Dec_r32 => {
+            o.dst = gpr32(i.op0_register())?;
+            Some((
+                if i.code() == Code::Inc_r32 {
+                    inc_r
+                } else {
+                    dec_r
+                },
+                o,
+            ))
+        }
+        Code::Inc_rm32 | Code::Dec_rm32 if i.op0_kind() == OpKind::Register => {
+            o.dst = gpr32(i.op0_register())?;
+            Some((
+                if i.code() == Code::Inc_rm32 {
+                    inc_r
+                } else {
+                    dec_r
+                },
+                o,
+            ))
+        }
+        Code::Lea_r32_m => {
+            o.dst = gpr32(i.op0_register())?;
+            mem32(i, &mut o)?;
+            Some((lea, o))
+        }
+        Code::Push_r32 => {
+            o.src = gpr32(i.op0_register())?;
+            Some((push_r, o))
+        }
+        Code::Pop_r32 => {
+            o.dst = gpr32(i.op0_register())?;
+            Some((pop_r, o))
+        }
+        Code::Jmp_rel8_32 | Code::Jmp_rel32_32 => {
+            o.imm = i.near_branch_target().wrapping_sub(i.next_ip()) as u32;
+            Some((jmp_rel, o))
+        }
+        Code::Call_rel32_32 => {
+            o.imm = i.near_branch_target().wrapping_sub(i.next_ip()) as u32;
+            Some((call_rel, o))
+        }
+        Code::Retnd => Some((ret, o)),
+        _ if i.is_jcc_short_or_near() && matches!(i.op0_kind(), OpKind::NearBranch32) => {
+            o.imm = i.near_branch_target().wrapping_sub(i.next_ip()) as u32;
+            o.cc = i.condition_code();
+            Some((jcc, o))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Form {
+    RR,
+    RI,
+    RM,
+    MR,
+    MI,
+}
+
+fn alu_fn(opn: u8, form: Form) -> Fast {
+    macro_rules! forms {
+        ($op:expr) => {
+            match form {
+                Form::RR => alu_rr::<{ $op }>,
+                Form::RI => alu_ri::<{ $op }>,
+                Form::RM => alu_rm::<{ $op }>,
+                Form::MR => alu_mr::<{ $op }>,
+                Form::MI => alu_mi::<{ $op }>,
+            }
+        };
+    }
+    match opn {
+        op::ADD => forms!(op::ADD),
+        op::OR => forms!(op::OR),
+        op::ADC => forms!(op::ADC),
+        op::SBB => forms!(op::SBB),
+        op::AND => forms!(op::AND),
+        op::SUB => forms!(op::SUB),
+        op::XOR => forms!(op::XOR),
+        op::CMP => forms!(op::CMP),
+        _ => forms!(op::TEST),
+    }
+}
+
+/// One 32-bit ALU operation: result and flags; `false` = the result is not written.
+#[inline(always)]
+fn alu32<const OP: u8>(c: &mut Core, a: u32, b: u32) -> (u32, bool) {
+    let (r, f, w) = match OP {
+        op::ADD => {
+            let r = a.wrapping_add(b);
+            (r, flags::add(4, a, b, 0, r), true)
+        }
+        op::ADC => {
+            let cin = c.cf();
+            let r = a.wrapping_add(b).wrapping_add(cin);
+            (r, flags::add(4, a, b, cin, r), true)
+        }
+        op::SUB | op::CMP => {
+            let r = a.wrapping_sub(b);
+            (r, flags::sub(4, a, b, 0, r), OP == op::SUB)
+        }
+        op::SBB => {
+            let bin = c.cf();
+            let r = a.wrapping_sub(b).wrapping_sub(bin);
+            (r, flags::sub(4, a, b, bin, r), true)
+        }
+        op::AND | op::TEST => {
+            let r = a & b;
+            (r, flags::logic(4, r), OP == op::AND)
+        }
+        op::OR => {
+            let r = a | b;
+            (r, flags::logic(4, r), true)
+        }
+        _ => {
+            let r = a ^ b;
+            (r, flags::logic(4, r), true)
+        }
+    };
+    c.set_flags(STATUS, f);
+    (r, w)
+}
+
+impl Core {
+    /// Effective address of a pre-split 32-bit memory operand.
+    #[inline(always)]
+    fn ea32(&self, o: &Operands) -> u32 {
+        let mut a = o.disp;
+        if o.base != NONE {
+            a = a.wrapping_add(self.regs.gpr[(o.base & 7) as usize]);
+        }
+        if o.index != NONE {
+            a = a.wrapping_add(self.regs.gpr[(o.index & 7) as usize] << o.scale);
+        }
+        a
+    }
+
+    #[inline(always)]
+    fn g(&self, r: u8) -> u32 {
+        self.regs.gpr[(r & 7) as usize]
+    }
+
+    #[inline(always)]
+    fn set_g(&mut self, r: u8, v: u32) {
+        self.regs.gpr[(r & 7) as usize] = v;
+    }
+}
+
+type R = Result<(), Exception>;
+
+fn alu_rr<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+    let (r, w) = alu32::<OP>(c, c.g(o.dst), c.g(o.src));
+    if w {
+        c.set_g(o.dst, r);
+    }
+    Ok(())
+}
+
+fn alu_ri<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+    let (r, w) = alu32::<OP>(c, c.g(o.dst), o.imm);
+    if w {
+        c.set_g(o.dst, r);
+    }
+    Ok(())
+}
+
+fn alu_rm<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+    let b = c.read_mem(o.seg, c.ea32(o), 4)?;
+    let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
+    if w {
+        c.set_g(o.dst, r);
+    }
+    Ok(())
+}
+
+fn alu_mr<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+    alu_m::<OP>(c, o, c.g(o.src))
+}
+
+fn alu_mi<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+    alu_m::<OP>(c, o, o.imm)
+}
+
+#[inline(always)]
+fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
+    let off = c.ea32(o);
+    let a = c.read_mem(o.seg, off, 4)?;
+    let flags_before = c.regs.eflags;
+    let (r, w) = alu32::<OP>(c, a, b);
+    if w {
+        // A write fault must leave the flags as they were.
+        if let Err(e) = c.write_mem(o.seg, off, 4, r) {
+            c.regs.eflags = flags_before;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn mov_rr(c: &mut Core, o: &Operands) -> R {
+    c.set_g(o.dst, c.g(o.src));
+    Ok(())
+}
+
+fn mov_ri(c: &mut Core, o: &Operands) -> R {
+    c.set_g(o.dst, o.imm);
+    Ok(())
+}
+
+fn mov_rm(c: &mut Core, o: &Operands) -> R {
+    let v = c.read_mem(o.seg, c.ea32(o), 4)?;
+    c.set_g(o.dst, v);
+    Ok(())
+}
+
+fn mov_mr(c: &mut Core, o: &Operands) -> R {
+    c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src))
+}
+
+fn mov_mi(c: &mut Core, o: &Operands) -> R {
+    c.write_mem(o.seg, c.ea32(o), 4, o.imm)
+}
+
+fn inc_r(c: &mut Core, o: &Operands) -> R {
+    let a = c.g(o.dst);
+    let r = a.wrapping_add(1);
+    c.set_g(o.dst, r);
+    c.set_flags(STATUS & !CF, flags::add(4, a, 1, 0, r));
+    Ok(())
+}
+
+fn dec_r(c: &mut Core, o: &Operands) -> R {
+    let a = c.g(o.dst);
+    let r = a.wrapping_sub(1);
+    c.set_g(o.dst, r);
+    c.set_flags(STATUS & !CF, flags::sub(4, a, 1, 0, r));
+    Ok(())
+}
+
+fn lea(c: &mut Core, o: &Operands) -> R {
+    c.set_g(o.dst, c.ea32(o));
+    Ok(())
+}
+
+fn push_r(c: &mut Core, o: &Operands) -> R {
+    c.push(4, c.g(o.src))
+}
+
+fn pop_r(c: &mut Core, o: &Operands) -> R {
+    let v = c.pop(4)?;
+    c.set_g(o.dst, v);
+    Ok(())
+}
+
+fn jmp_rel(c: &mut Core, o: &Operands) -> R {
+    let t = c.next_eip.wrapping_add(o.imm);
+    c.jump_near(t, 4)
+}
+
+fn jcc(c: &mut Core, o: &Operands) -> R {
+    if c.condition(o.cc) {
+        let t = c.next_eip.wrapping_add(o.imm);
+        c.jump_near(t, 4)?;
+    }
+    Ok(())
+}
+
+fn call_rel(c: &mut Core, o: &Operands) -> R {
+    let t = c.next_eip.wrapping_add(o.imm);
+    if t > c.sregs.seg[SegReg::Cs as usize].limit {
+        return Err(Exception::gp(0));
+    }
+    c.push(4, c.next_eip)?;
+    c.next_eip = t;
+    Ok(())
+}
+
+fn ret(c: &mut Core, _o: &Operands) -> R {
+    let t = c.peek(0, 4)?;
+    c.jump_near(t, 4)?;
+    let sp = c.regs.gpr[crate::state::gpr::ESP].wrapping_add(4);
+    c.set_sp(sp);
+    Ok(())
+}
