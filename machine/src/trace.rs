@@ -2,7 +2,8 @@
 //! `docs/trace-format.md` (keep the two in step; this format is compared across emulators).
 //!
 //! ```text
-//! f000:fff0 000ffff0  ea00e000f0        jmp far 0F000h:0E000h           cs=f000 eip=e000
+//! f000:fff0 fffffff0  ea000000f0        jmp far 0,0F000h                eip=0000
+//! f000:0002 000f0002  31c0              xor ax,ax                       flags=+pf,+zf
 //! ```
 //!
 //! Columns: `CS:EIP` (EIP as 4 hex digits in 16-bit code, 8 in 32-bit code), one space, the
@@ -160,15 +161,22 @@ impl Tracer {
             Err(_) => (0, None),
         };
         if code32 {
-            let _ = write!(line, "{cs:04x}:{:08x} ", before.eip);
+            hex(line, cs.into(), 4);
+            line.push(':');
+            hex(line, before.eip, 8);
+            line.push(' ');
         } else {
-            let _ = write!(line, "{cs:04x}:{:04x} ", before.eip);
+            hex(line, cs.into(), 4);
+            line.push(':');
+            hex(line, before.eip, 4);
+            line.push(' ');
         }
         match insn {
             Some(i) => {
-                let _ = write!(line, "{lin:08x}  ");
+                hex(line, lin, 8);
+                line.push_str("  ");
                 for b in &bytes[..n] {
-                    let _ = write!(line, "{b:02x}");
+                    hex(line, u32::from(*b), 2);
                 }
                 pad(line, 2 * n, BYTES_WIDTH);
                 let start = line.len();
@@ -224,6 +232,15 @@ impl Tracer {
     }
 }
 
+/// Appends the low `digits` hex digits of `v` (lowercase, zero-padded).
+#[inline]
+fn hex(line: &mut String, v: u32, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        line.push(HEX[((v >> (4 * i)) & 0xF) as usize] as char);
+    }
+}
+
 /// Pads `line` with spaces from a field of `used` characters to `width`, then adds the
 /// two-space column separator.
 fn pad(line: &mut String, used: usize, width: usize) {
@@ -266,7 +283,10 @@ fn write_changes(
     const GPR: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
     for ((name, &x), &y) in GPR.iter().zip(&b.gpr).zip(&a.gpr) {
         if x != y {
-            let _ = write!(line, " {name}={y:08x}");
+            line.push(' ');
+            line.push_str(name);
+            line.push('=');
+            hex(line, y, 8);
         }
     }
     // EIP is shown when it is not the sequential next instruction's.
@@ -281,14 +301,19 @@ fn write_changes(
     for s in SegReg::ALL {
         let k = s as usize;
         if a.sel[k] != b.sel[k] {
-            let _ = write!(line, " {}={:04x}", s.name(), a.sel[k]);
+            line.push(' ');
+            line.push_str(s.name());
+            line.push('=');
+            hex(line, a.sel[k].into(), 4);
         }
     }
     if Some(a.eip) != sequential {
         if a.code32 {
-            let _ = write!(line, " eip={:08x}", a.eip);
+            line.push_str(" eip=");
+            hex(line, a.eip, 8);
         } else {
-            let _ = write!(line, " eip={:04x}", a.eip);
+            line.push_str(" eip=");
+            hex(line, a.eip, 4);
         }
     }
     for (name, x, y) in [
