@@ -360,3 +360,36 @@ fn undefined_flags_follow_intel() {
     assert_eq!(ra(&c), 0x55);
     assert_eq!(fl(&c, STATUS), OF | SF | AF);
 }
+
+#[test]
+fn memory_destination_is_accessed_for_writing_even_with_count_zero() {
+    // DS read-only: SHL [mem], CL with CL = 0 still faults (#GP(0)), as the read-modify-write
+    // access does on Intel; nothing changes.
+    use iced_x86::code_asm::CodeAssembler;
+    use vtx32_cpu::{CpuModel, NoPorts, RunLimits, SegAttrs, SegReg};
+    use vtx32_mmu::{PhysAddr, PhysMem};
+    let mut a = CodeAssembler::new(32).unwrap();
+    a.mov(ecx, 0).unwrap();
+    a.shl(dword_ptr(0x3000u32), cl).unwrap();
+    a.hlt().unwrap();
+    let bytes = a.assemble(u64::from(common::CODE)).unwrap();
+    let mut mem = PhysMem::new(4 << 20).unwrap();
+    mem.load(PhysAddr(u64::from(common::CODE)), &bytes).unwrap();
+    let mut cpu = Cpu::new(CpuModel::yonah(), mem);
+    cpu.enter_flat32(common::CODE, 0);
+    cpu.stop_on_exception = true;
+    let dseg = &mut cpu.core.sregs.seg[SegReg::Ds as usize];
+    dseg.attrs = dseg.attrs.difference(SegAttrs::RW);
+    cpu.state_changed();
+    let stop = cpu.run(
+        &mut NoPorts,
+        RunLimits {
+            max_instructions: 100,
+        },
+    );
+    match stop {
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cpu.core.regs.eip, common::CODE + 5);
+}

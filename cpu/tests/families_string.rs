@@ -451,3 +451,51 @@ fn outs_without_io_permission_faults_before_any_access() {
     assert!(io.outs.is_empty());
     assert_eq!((g(&c, ESI), g(&c, ECX)), (0x3000, 2));
 }
+
+#[test]
+fn fault_in_repe_cmps_restores_flags() {
+    // Three equal bytes, then ES:EDI passes the ES limit: #GP(0) with ESI/EDI/ECX as after
+    // three iterations and EFLAGS as before the instruction (SDM REP page).
+    let (c, stop) = run_with(
+        |a| {
+            a.mov(esi, 0x3000).unwrap();
+            a.mov(edi, 0x3100).unwrap();
+            a.mov(ecx, 8).unwrap();
+            a.cmp(ecx, 9).unwrap(); // CF SF AF PF set, ZF clear
+            a.repe().cmpsb().unwrap();
+        },
+        &[(0x3000, b"abcd"), (0x3100, b"abcd")],
+        |cpu| cpu.core.sregs.seg[SegReg::Es as usize].limit = 0x3102,
+        &mut NoPorts,
+    );
+    match stop {
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((g(&c, ESI), g(&c, EDI), g(&c, ECX)), (0x3003, 0x3103, 5));
+    assert_eq!(fl(&c), CF | SF | AF | PF);
+    assert_eq!(c.core.regs.eip, CODE + 18);
+}
+
+#[test]
+fn cmps_accesses_the_destination_first() {
+    // Both operands fault: the source through SS (#SS) and the destination through ES
+    // (#GP). Intel reports the ES:EDI fault.
+    let (_, stop) = run_with(
+        |a| {
+            a.mov(esi, 0x3000).unwrap();
+            a.mov(edi, 0x3000).unwrap();
+            a.db(&[0x36, 0xA6]).unwrap(); // ss cmpsb
+        },
+        &[],
+        |cpu| {
+            cpu.core.sregs.seg[SegReg::Ss as usize].limit = 0x2FFF;
+            cpu.core.sregs.seg[SegReg::Es as usize].limit = 0x2FFF;
+        },
+        &mut NoPorts,
+    );
+    match stop {
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        other => panic!("{other:?}"),
+    }
+}

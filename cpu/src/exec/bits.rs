@@ -77,6 +77,10 @@ pub(crate) fn bt(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
         } else {
             (ea, u32::from(i.immediate8()) & (width - 1))
         };
+        if write {
+            // Read-modify-write: a fault reports a write access, as on Intel.
+            c.probe_write(seg, off, size)?;
+        }
         let v = c.read_mem(seg, off, size)?;
         (v, bit, Some((seg, off)))
     } else {

@@ -82,6 +82,9 @@ pub(crate) fn shift(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let m = mask(size);
     let msb = sign_bit(size);
     let count = count_of(c, i, 1);
+    // A memory destination is accessed for writing (read-modify-write): a fault reports a
+    // write access, as on Intel.
+    c.probe_op_write(i, 0, size)?;
     let v = c.read_op(i, 0, size)? & m;
     if count == 0 {
         return Ok(());
@@ -194,6 +197,7 @@ pub(crate) fn shift_double(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) 
     let m = mask(size);
     let msb = sign_bit(size);
     let count = count_of(c, i, 2);
+    c.probe_op_write(i, 0, size)?;
     let d = c.read_op(i, 0, size)? & m;
     if count == 0 {
         return Ok(());

@@ -10,6 +10,9 @@
 //!   and EIP on the instruction (the run loop does not advance EIP on an error); restarting
 //!   the instruction continues the loop. (E)CX = 0 at the start does nothing. Iterations
 //!   after the first add the String cost class to the cycle count.
+//! * A fault during REPE/REPNE CMPS/SCAS restores EFLAGS to the value they had before the
+//!   instruction (SDM REP page); CMPS reads ES:(E)DI before the source, as Intel does (it
+//!   decides which fault is reported when both operands would fault).
 //! * F2 (REPNE) on MOVS/LODS/STOS/INS/OUTS repeats like F3, as on Intel processors.
 //! * A REP OUTS whose port write asks the board to stop (or reset) ends the loop after that
 //!   iteration with EIP left on the instruction when iterations remain.
@@ -99,6 +102,15 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
     if any_rep && c.regs.gpr[gpr::ECX] & am == 0 {
         return Ok(());
     }
+    // A fault during REPE/REPNE CMPS/SCAS restores EFLAGS to their value before the
+    // instruction (SDM "REP/REPE/REPZ/REPNE/REPNZ"): the flags are not an input, so the
+    // instruction can be resumed.
+    let saved_flags = c.regs.eflags;
+    let restore = |c: &mut Core| {
+        if any_rep {
+            c.regs.eflags = saved_flags;
+        }
+    };
     let mut first = true;
     loop {
         let si = c.regs.gpr[gpr::ESI] & am;
@@ -109,14 +121,19 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
                 c.write_mem(SegReg::Es, di, size, v)?;
             }
             Op::Cmps => {
-                let a = c.read_mem(src_seg, si, size)?;
-                let b = c.read_mem(SegReg::Es, di, size)?;
+                // Intel reads ES:(E)DI first (the fault reported when both would fault).
+                let b = c
+                    .read_mem(SegReg::Es, di, size)
+                    .inspect_err(|_| restore(c))?;
+                let a = c.read_mem(src_seg, si, size).inspect_err(|_| restore(c))?;
                 let r = a.wrapping_sub(b) & m;
                 c.set_flags(STATUS, flags::sub(size, a, b, 0, r));
             }
             Op::Scas => {
                 let a = c.regs.gpr[gpr::EAX] & m;
-                let b = c.read_mem(SegReg::Es, di, size)?;
+                let b = c
+                    .read_mem(SegReg::Es, di, size)
+                    .inspect_err(|_| restore(c))?;
                 let r = a.wrapping_sub(b) & m;
                 c.set_flags(STATUS, flags::sub(size, a, b, 0, r));
             }
