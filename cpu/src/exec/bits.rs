@@ -4,7 +4,9 @@
 //!   modulo the operand width. With a memory destination and a register offset, the offset
 //!   is a signed integer: the operand-sized word at
 //!   `EA + (offset SAR log2(width)) * (width / 8)` is accessed (truncated to 16 bits under
-//!   16-bit addressing) and bit `offset MOD width` of it is used.
+//!   16-bit addressing) and bit `offset MOD width` of it is used. BTS/BTR/BTC on memory
+//!   are read-modify-write: the write is checked first, so a fault reports a write access
+//!   (as on Intel); BT only reads.
 //! * BSF/BSR with a zero source: ZF = 1 and the destination is left unchanged (what Intel
 //!   processors do; the SDM calls the destination undefined).
 //! * BSWAP with a 16-bit operand (undefined): the 16-bit register becomes 0, as on Intel

@@ -2,7 +2,10 @@
 //! (SDM Vol. 2 "RCL/RCR/ROL/ROR", "SAL/SAR/SHL/SHR", "SHLD", "SHRD").
 //!
 //! The count is masked to 5 bits. A masked count of 0 changes neither the operand nor the
-//! flags; a memory operand is still read (and can fault) but not written.
+//! flags; a memory operand is still accessed (and can fault) but not written. Memory
+//! destinations are read-modify-write accesses: the write is checked before the read, so a
+//! fault reports a write access (error code W = 1, #GP for a read-only segment), as on
+//! Intel -- for every count, 0 included.
 //!
 //! Undefined results and flags follow a modern Intel host CPU (checked against an Intel
 //! Cascade Lake host with the `testsuites` native executor); every choice is made in

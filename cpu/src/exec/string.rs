@@ -13,7 +13,11 @@
 //! * A fault during REPE/REPNE CMPS/SCAS restores EFLAGS to the value they had before the
 //!   instruction (SDM REP page); CMPS reads ES:(E)DI before the source, as Intel does (it
 //!   decides which fault is reported when both operands would fault).
+//! * INS checks the I/O permission, then that ES:(E)DI can be written, and only then reads
+//!   the port, so a faulting store does not lose a port read's side effects. OUTS reads
+//!   memory first, then checks the permission and writes the port.
 //! * F2 (REPNE) on MOVS/LODS/STOS/INS/OUTS repeats like F3, as on Intel processors.
+//! * The SSE2 MOVSD/CMPSD (XMM operands) share the mnemonics and raise #UD (no SSE unit).
 //! * A REP OUTS whose port write asks the board to stop (or reset) ends the loop after that
 //!   iteration with EIP left on the instruction when iterations remain.
 
