@@ -43,6 +43,7 @@
 //!   shifts..., the upper half of a 32-bit `PUSH Sreg` slot, BSF/BSR
 //!   destination for a zero source) is not compared; see
 //!   [`crate::compare::undefined_effects`].
+#![warn(missing_docs)]
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
 //! Comparison of two [`Outcome`]s with a readable diff, taking into account
 //! what the architecture leaves undefined (see [`undefined_effects`]).
+#![warn(missing_docs)]
 
 use crate::case::{
     flags, vector_name, Case, FinalState, Outcome, DATA_BASE, DATA_SIZE, ESP, GPR_NAMES,

@@ -1,6 +1,7 @@
 //! The differential driver: generates cases deterministically from a seed,
 //! runs them on a reference and a subject [`Executor`], and collects
 //! per-family statistics and readable mismatch reports.
+#![warn(missing_docs)]
 
 use crate::case::{Case, Executor, Family, Outcome, DATA_BASE, ESP};
 use crate::compare::compare;

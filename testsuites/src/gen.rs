@@ -15,6 +15,7 @@
 //! must be at most 15 bytes long, and direct branch targets never land
 //! inside the instruction itself (no infinite loops). Branches only ever
 //! target the code page or unmapped memory, never the data/stack pages.
+#![warn(missing_docs)]
 
 use crate::case::{
     flags, Case, Family, CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, ESP, INSN_ADDR, MAX_INSN_LEN,

@@ -34,8 +34,6 @@
 //!    exception, DS/ES/SS selectors, data and stack bytes). Use
 //!    [`case::Outcome::Error`] for anything the adapter cannot handle.
 
-#![warn(missing_docs)]
-
 pub mod case;
 pub mod compare;
 pub mod diff;

@@ -33,6 +33,7 @@
 //! per-thread watchdog timer (a real-time signal, `SIGRTMAX-3`, reserved
 //! for this purpose) stops a case that never reaches a `HLT` (e.g. `JMP $`)
 //! after 2 seconds and reports it as [`Outcome::Error`].
+#![warn(missing_docs)]
 
 use crate::case::{Case, Executor, Outcome};
 
