@@ -499,3 +499,32 @@ fn cmps_accesses_the_destination_first() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn outs_permission_check_precedes_the_memory_read() {
+    // CPL 3, IOPL 0: SS: OUTSB whose source is past the SS limit reports #GP(0) (the I/O
+    // permission), not #SS(0).
+    let mut io = TestPorts {
+        next: 0,
+        outs: Vec::new(),
+    };
+    let (_, stop) = run_with(
+        |a| {
+            a.mov(edx, 0x80).unwrap();
+            a.mov(esi, 0x3000).unwrap();
+            a.db(&[0x36, 0x6E]).unwrap(); // ss outsb
+        },
+        &[],
+        |cpu| {
+            let eip = cpu.core.regs.eip;
+            cpu.enter_flat32(eip, 3);
+            cpu.core.sregs.seg[SegReg::Ss as usize].limit = 0x2FFF;
+        },
+        &mut io,
+    );
+    match stop {
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        other => panic!("{other:?}"),
+    }
+    assert!(io.outs.is_empty());
+}

@@ -14,8 +14,9 @@
 //!   instruction (SDM REP page); CMPS reads ES:(E)DI before the source, as Intel does (it
 //!   decides which fault is reported when both operands would fault).
 //! * INS checks the I/O permission, then that ES:(E)DI can be written, and only then reads
-//!   the port, so a faulting store does not lose a port read's side effects. OUTS reads
-//!   memory first, then checks the permission and writes the port.
+//!   the port, so a faulting store does not lose a port read's side effects. OUTS checks
+//!   the I/O permission before reading memory (#GP, not a memory fault, at CPL > IOPL, as
+//!   on Intel), then writes the port.
 //! * F2 (REPNE) on MOVS/LODS/STOS/INS/OUTS repeats like F3, as on Intel processors.
 //! * The SSE2 MOVSD/CMPSD (XMM operands) share the mnemonics and raise #UD (no SSE unit).
 //! * A REP OUTS whose port write asks the board to stop (or reset) ends the loop after that
@@ -157,6 +158,9 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
                 c.write_mem(SegReg::Es, di, size, v)?;
             }
             Op::Outs => {
+                // The I/O permission check comes before the memory read (host-CPU
+                // differential test: #GP, not #PF, at CPL > IOPL).
+                c.check_io(port, size)?;
                 let v = c.read_mem(src_seg, si, size)?;
                 c.port_out(io, port, size, v)?;
             }
