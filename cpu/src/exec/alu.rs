@@ -15,7 +15,11 @@ type R = Result<(), Exception>;
 pub(crate) fn binary(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
     let m = mask(size);
-    let a = c.read_op(i, 0, size)?;
+    let a = if matches!(i.mnemonic(), Mnemonic::Cmp | Mnemonic::Test) {
+        c.read_op(i, 0, size)?
+    } else {
+        c.read_op_rmw(i, 0, size)?
+    };
     let b = c.read_op(i, 1, size)? & m;
     let (r, f, write) = match i.mnemonic() {
         Mnemonic::Add => {
@@ -68,7 +72,7 @@ pub(crate) fn binary(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 pub(crate) fn inc_dec(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
     let m = mask(size);
-    let a = c.read_op(i, 0, size)?;
+    let a = c.read_op_rmw(i, 0, size)?;
     let (r, f) = if i.mnemonic() == Mnemonic::Inc {
         let r = a.wrapping_add(1) & m;
         (r, flags::add(size, a, 1, 0, r))
@@ -84,7 +88,7 @@ pub(crate) fn inc_dec(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R 
 /// NEG: CF = (operand != 0).
 pub(crate) fn neg(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
-    let a = c.read_op(i, 0, size)?;
+    let a = c.read_op_rmw(i, 0, size)?;
     let r = 0u32.wrapping_sub(a) & mask(size);
     c.write_op(i, 0, size, r)?;
     c.set_flags(STATUS, flags::sub(size, 0, a, 0, r));
@@ -94,7 +98,7 @@ pub(crate) fn neg(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 /// NOT: no flags.
 pub(crate) fn not(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
-    let a = c.read_op(i, 0, size)?;
+    let a = c.read_op_rmw(i, 0, size)?;
     c.write_op(i, 0, size, !a & mask(size))
 }
 
@@ -130,8 +134,8 @@ pub(crate) fn lea(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 /// XCHG (memory form reads, probes, then writes both).
 pub(crate) fn xchg(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
-    let a = c.read_op(i, 0, size)?;
-    let b = c.read_op(i, 1, size)?;
+    let a = c.read_op_rmw(i, 0, size)?;
+    let b = c.read_op_rmw(i, 1, size)?;
     if i.op1_kind() == OpKind::Memory {
         c.write_op(i, 1, size, a)?;
         c.write_op(i, 0, size, b)
@@ -144,12 +148,19 @@ pub(crate) fn xchg(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 /// XADD: TEMP = SRC + DEST; SRC = DEST; DEST = TEMP.
 pub(crate) fn xadd(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
-    let d = c.read_op(i, 0, size)?;
+    let d = c.read_op_rmw(i, 0, size)?;
     let s = c.read_op(i, 1, size)?;
     let r = d.wrapping_add(s) & mask(size);
-    c.probe_op_write(i, 0, size)?;
-    c.set_reg(i.op1_register(), d);
-    c.write_op(i, 0, size, r)?;
+    // The memory destination is written first, with the address computed from the
+    // original registers; then SRC = DEST; a register DEST is written last (it wins when
+    // both operands are the same register).
+    if i.op0_kind() == OpKind::Memory {
+        c.write_op(i, 0, size, r)?;
+        c.set_reg(i.op1_register(), d);
+    } else {
+        c.set_reg(i.op1_register(), d);
+        c.set_reg(i.op0_register(), r);
+    }
     c.set_flags(STATUS, flags::add(size, d, s, 0, r));
     Ok(())
 }
@@ -159,7 +170,7 @@ pub(crate) fn xadd(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 pub(crate) fn cmpxchg(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = Core::op_size(i, 0);
     let m = mask(size);
-    let d = c.read_op(i, 0, size)?;
+    let d = c.read_op_rmw(i, 0, size)?;
     let acc = c.regs.gpr[gpr::EAX] & m;
     let r = acc.wrapping_sub(d) & m;
     c.probe_op_write(i, 0, size)?;
@@ -182,8 +193,8 @@ pub(crate) fn cmpxchg8b(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> 
     }
     let off = c.ea(i);
     let seg = Core::mem_seg(i);
-    let lo = c.read_mem(seg, off, 4)?;
-    let hi = c.read_mem(seg, off.wrapping_add(4), 4)?;
+    let lo = c.read_rmw(seg, off, 4)?;
+    let hi = c.read_rmw(seg, off.wrapping_add(4), 4)?;
     c.probe_write(seg, off, 4)?;
     c.probe_write(seg, off.wrapping_add(4), 4)?;
     let (eax, edx) = (c.regs.gpr[gpr::EAX], c.regs.gpr[gpr::EDX]);

@@ -234,9 +234,14 @@ pub(crate) fn bound(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let idx = super::operand::sext(c.reg(i.op0_register()), size) as i32;
     let seg = Core::mem_seg(i);
     let off = c.ea(i);
+    // The lower bound is read and checked before the upper bound is read (a #BR against
+    // the lower bound wins over a fault on the upper one, as on the host CPU).
     let lo = super::operand::sext(c.read_mem(seg, off, size)?, size) as i32;
+    if idx < lo {
+        return Err(Exception::fault(vector::BR));
+    }
     let hi = super::operand::sext(c.read_mem(seg, off.wrapping_add(size), size)?, size) as i32;
-    if idx < lo || idx > hi {
+    if idx > hi {
         return Err(Exception::fault(vector::BR));
     }
     Ok(())

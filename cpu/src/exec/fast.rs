@@ -361,7 +361,11 @@ fn alu_mi<const OP: u8>(c: &mut Core, o: &Operands) -> R {
 #[inline(always)]
 fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
     let off = c.ea32(o);
-    let a = c.read_mem(o.seg, off, 4)?;
+    let a = if OP == op::CMP || OP == op::TEST {
+        c.read_mem(o.seg, off, 4)?
+    } else {
+        c.read_rmw(o.seg, off, 4)?
+    };
     let flags_before = c.regs.eflags;
     let (r, w) = alu32::<OP>(c, a, b);
     if w {

@@ -79,7 +79,11 @@ impl Core {
         }
         let last = u64::from(off) + u64::from(size) - 1;
         let expand_down = !a.contains(SegAttrs::CODE) && a.contains(SegAttrs::DC);
-        let ok = if expand_down {
+        let ok = if !expand_down && s.limit == u32::MAX {
+            // A 4 GiB expand-up segment: an access that runs past 0xFFFFFFFF wraps to 0
+            // without a limit fault, as Intel processors do (host-CPU differential test).
+            true
+        } else if expand_down {
             // Valid offsets are limit+1 ..= 0xFFFF or 0xFFFFFFFF by the B flag (SDM §5.3).
             let upper: u64 = if a.contains(SegAttrs::DB) {
                 0xFFFF_FFFF
@@ -207,6 +211,22 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Reads the memory operand of a read-modify-write instruction: the segment is checked
+    /// for writing and the page(s) translated for writing before the read, so a fault reports
+    /// a write access (W/R = 1 in the #PF error code), as locked and RMW operations do on
+    /// Intel processors (SDM Vol. 3 §4.7: the access "was a write" for such operands).
+    #[inline(always)]
+    pub(crate) fn read_rmw(&mut self, seg: SegReg, off: u32, size: u32) -> Result<u32, Exception> {
+        let lin = self.seg_linear(seg, off, size, true)?;
+        if self.sregs.cr0.contains(Cr0::PG) {
+            self.translate(lin, Access::Write)?;
+            if lin & 0xFFF > 0x1000 - size {
+                self.translate((lin | 0xFFF).wrapping_add(1), Access::Write)?;
+            }
+        }
+        self.read_linear(lin, size)
     }
 
     /// Reads `size` bytes at `seg:off`.

@@ -248,15 +248,16 @@ impl Cpu {
     #[cold]
     fn raise(&mut self, io: &mut dyn PortIo, e: Exception) -> Option<StopReason> {
         self.last_exception = Some(e);
-        if self.stop_on_exception {
-            return Some(StopReason::Exception(e));
-        }
         let _ = io;
         let c = &mut self.core;
-        // A trap-like event retires the instruction that raised it.
+        // A trap-like event (INT n, INT3, INTO, ICEBP) retires the instruction that raised
+        // it: the saved EIP is the next instruction's (SDM Vol. 3 §6.5).
         if e.kind != crate::exception::EventKind::Fault {
             c.regs.eip = c.next_eip;
             c.instructions += 1;
+        }
+        if self.stop_on_exception {
+            return Some(StopReason::Exception(e));
         }
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
         match c.deliver(e) {

@@ -201,6 +201,22 @@ impl Core {
         }
     }
 
+    /// Reads operand `n` as the destination of a read-modify-write instruction (memory is
+    /// checked and translated for writing first: see `Core::read_rmw`).
+    #[inline(always)]
+    pub(crate) fn read_op_rmw(
+        &mut self,
+        i: &Instruction,
+        n: u32,
+        size: u32,
+    ) -> Result<u32, Exception> {
+        if i.op_kind(n) == OpKind::Memory {
+            let off = self.ea(i);
+            return self.read_rmw(Self::mem_seg(i), off, size);
+        }
+        self.read_op(i, n, size)
+    }
+
     /// Writes operand `n` (register or memory) with `size` bytes.
     #[inline(always)]
     pub(crate) fn write_op(

@@ -138,9 +138,8 @@ pub(crate) fn pusha(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     };
     let m = c.sp_mask();
     let esp = c.regs.gpr[gpr::ESP];
-    for k in 1..=8 {
-        c.probe_write(SegReg::Ss, esp.wrapping_sub(size * k) & m, size)?;
-    }
+    // Eight ordinary pushes: a fault part-way leaves the earlier stores in memory (as the
+    // host CPU does) but ESP unchanged.
     for (k, r) in (0..8).enumerate() {
         let v = c.regs.gpr[r];
         let v = if r == gpr::ESP { esp } else { v };
@@ -162,12 +161,11 @@ pub(crate) fn popa(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     } else {
         2
     };
-    let mut vals = [0u32; 8];
-    for (k, v) in vals.iter_mut().enumerate() {
-        *v = c.peek(size * k as u32, size)?;
-    }
-    for (k, &v) in vals.iter().enumerate() {
-        let r = 7 - k;
+    // Eight ordinary loads, EDI first: a fault part-way leaves the registers already
+    // loaded (as the host CPU does) and ESP unchanged. The saved ESP is skipped.
+    for k in 0..8u32 {
+        let r = 7 - k as usize;
+        let v = c.peek(size * k, size)?;
         if r != gpr::ESP {
             if size == 4 {
                 c.regs.gpr[r] = v;
@@ -251,8 +249,7 @@ pub(crate) fn enter(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
         }
         let sp = c.regs.gpr[gpr::ESP].wrapping_sub(alloc);
         // The final stack top must be writable (SDM: #SS if it is outside the segment).
-        c.probe_write(SegReg::Ss, sp & m, 1)
-            .map_err(|_| Exception::ss(0))?;
+        c.probe_write(SegReg::Ss, sp & m, 1)?;
         if size == 4 {
             c.regs.gpr[gpr::EBP] = frame;
         } else {

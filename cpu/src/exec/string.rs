@@ -104,6 +104,10 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
     let port = c.regs.gpr[gpr::EDX] as u16;
     let iter_cost = u64::from(c.model.costs[CostClass::String as usize]);
 
+    // The I/O permission check of INS/OUTS happens even when the count is 0 (host CPU).
+    if matches!(op, Op::Ins | Op::Outs) {
+        c.check_io(port, size)?;
+    }
     if any_rep && c.regs.gpr[gpr::ECX] & am == 0 {
         return Ok(());
     }
