@@ -25,7 +25,9 @@
 //!   that `HLT` is reported in [`Outcome::Completed`].
 //! * `EFLAGS`: the effective initial value is
 //!   `(case.eflags & INIT_EFLAGS_MASK) | EFLAGS_FIXED` (IF=1, IOPL=0, bit 1
-//!   set, TF/AC/NT clear).
+//!   set, TF/AC/NT clear). At CPL 3 `POPF` may change AC, ID and NT (the
+//!   generators never pop TF=1) but leaves IF and IOPL unchanged; RF, VM,
+//!   VIF and VIP are not compared ([`OUTCOME_EFLAGS_MASK`]).
 //! * The emulator must report a #PF error code with at least bits 0..=2
 //!   correct; the comparison looks only at those bits (the host sets the
 //!   I/D bit on instruction fetches because it runs with NX enabled).
