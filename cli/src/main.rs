@@ -29,6 +29,21 @@ struct Cli {
 enum Command {
     /// Run a ROM image (or flat binaries given with --load); without either, the demo ROM.
     Run(run::RunArgs),
+    /// VT-x (VMX) model information.
+    #[command(subcommand)]
+    Vmx(VmxCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum VmxCommand {
+    /// Print the VMX capability MSRs of a CPU model, decoded: for each control whether it
+    /// may be 0, may be 1, or is fixed.
+    Caps {
+        /// CPU model: yonah (a real Core Duo T2600) or max (every VMX feature that applies
+        /// to an IA-32 CPU).
+        #[arg(long, default_value = "yonah", value_parser = ["yonah", "max"])]
+        cpu: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +53,7 @@ fn main() -> ExitCode {
     };
     let r = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Vmx(VmxCommand::Caps { cpu }) => vmx_caps(&cpu),
     };
     match r {
         Ok(status) => ExitCode::from(status),
@@ -46,6 +62,13 @@ fn main() -> ExitCode {
             ExitCode::from(error::EXIT_BAD_INPUT)
         }
     }
+}
+
+/// `vtx32 vmx caps --cpu MODEL`.
+fn vmx_caps(cpu: &str) -> Result<u8, CliError> {
+    let model: vtx32_vmx::CpuModel = cpu.parse().map_err(|_| CliError::Usage(format!("unknown CPU model '{cpu}' (--cpu)")))?;
+    print!("{}", vtx32_vmx::caps_report(model));
+    Ok(0)
 }
 
 /// Prints the one-line error message.
