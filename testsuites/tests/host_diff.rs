@@ -63,13 +63,23 @@ fn env_families() -> Vec<Family> {
     }
 }
 
+/// Reports a skipped test on the real stderr (not captured by the test
+/// harness), so that a skip is visible in every `cargo test` run.
+fn skipped(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// The host executor, or `None` after printing why the test is skipped.
 fn native_or_skip(test: &str) -> Option<NativeExecutor> {
     let n = NativeExecutor::new();
     if n.is_none() {
-        println!(
-            "SKIPPED {test}: host CPU oracle unavailable: {}",
-            NativeExecutor::unavailable_reason().unwrap_or_default()
+        skipped(
+            test,
+            &format!(
+                "host CPU oracle unavailable: {}",
+                NativeExecutor::unavailable_reason().unwrap_or_default()
+            ),
         );
     }
     n
@@ -80,7 +90,7 @@ fn run_host_diff(test: &str, cases: u64) {
         return;
     };
     let Some(mut subject) = vtx32_executor() else {
-        println!("SKIPPED {test}: no vtx32 executor wired in tests/host_diff.rs");
+        skipped(test, "no vtx32 executor wired in tests/host_diff.rs");
         return;
     };
     let seed = env_u64("VTX32_HOST_DIFF_SEED", 0x7e32_0001);
@@ -110,7 +120,10 @@ fn host_diff_proptest() {
         return;
     };
     let Some(subject) = vtx32_executor() else {
-        println!("SKIPPED host_diff_proptest: no vtx32 executor wired in tests/host_diff.rs");
+        skipped(
+            "host_diff_proptest",
+            "no vtx32 executor wired in tests/host_diff.rs",
+        );
         return;
     };
     let cfg = ProptestConfig {
