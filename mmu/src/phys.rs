@@ -80,7 +80,7 @@ impl PhysMem {
 
     /// Maps a BIOS-replacement image so that it ends at 0xFFFFF and at 0xFFFFFFFF.
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), MemError> {
-        if image.is_empty() || image.len() % ROM_GRANULE != 0 {
+        if image.is_empty() || !image.len().is_multiple_of(ROM_GRANULE) {
             return Err(MemError::RomSizeNotGranular(image.len()));
         }
         if image.len() > MAX_ROM_SIZE {

@@ -13,7 +13,7 @@ static PARITY: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        if (i as u8).count_ones() % 2 == 0 {
+        if (i as u8).count_ones() & 1 == 0 {
             t[i] = Eflags::PF.bits() as u8;
         }
         i += 1;

@@ -188,9 +188,8 @@ fn set_cr0(c: &mut Core, v: u32) -> R {
     {
         return Err(Exception::gp(0));
     }
-    if v & !Cr0::all().bits() & 0xFFFF_FFFF != 0 && v & 0x1FFF_FFC0 & !Cr0::all().bits() != 0 {
-        // Reserved bits 6-15, 17, 19-28 are ignored on P6 (writes don't fault).
-    }
+    // Reserved bits 6-15, 17 and 19-28 are ignored on writes (P6 behaviour: no #GP); they
+    // read back as 0.
     let was_pe = c.sregs.cr0.contains(Cr0::PE);
     c.sregs.cr0 = new;
     if was_pe != new.contains(Cr0::PE) && !new.contains(Cr0::PE) {
