@@ -39,3 +39,4 @@ pub mod compare;
 pub mod diff;
 pub mod gen;
 pub mod native;
+pub mod vtx32_exec;

@@ -26,10 +26,9 @@ use vtx32_testsuites::diff::{run_differential, run_differential_with};
 use vtx32_testsuites::gen::arb_any_case;
 use vtx32_testsuites::native::NativeExecutor;
 
-/// The vtx32 side of the comparison. The emulator adapter is wired here;
-/// `None` until it exists (the tests then report themselves SKIPPED).
+/// The vtx32 side of the comparison: flat 32-bit ring 3 with the native layout.
 fn vtx32_executor() -> Option<Box<dyn Executor>> {
-    None
+    Some(Box::new(vtx32_testsuites::vtx32_exec::Vtx32Executor::new()))
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
