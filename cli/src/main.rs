@@ -66,7 +66,9 @@ fn main() -> ExitCode {
 
 /// `vtx32 vmx caps --cpu MODEL`.
 fn vmx_caps(cpu: &str) -> Result<u8, CliError> {
-    let model: vtx32_vmx::CpuModel = cpu.parse().map_err(|_| CliError::Usage(format!("unknown CPU model '{cpu}' (--cpu)")))?;
+    let model: vtx32_vmx::CpuModel = cpu
+        .parse()
+        .map_err(|_| CliError::Usage(format!("unknown CPU model '{cpu}' (--cpu)")))?;
     print!("{}", vtx32_vmx::caps_report(model));
     Ok(0)
 }

@@ -3,8 +3,14 @@
 use std::process::Command;
 
 fn caps(cpu: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vtx32")).args(["vmx", "caps", "--cpu", cpu]).output().expect("run vtx32");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_vtx32"))
+        .args(["vmx", "caps", "--cpu", cpu])
+        .output()
+        .expect("run vtx32");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -12,7 +18,11 @@ fn yonah_caps_show_the_real_basic_msr() {
     let (status, text) = caps("yonah");
     assert_eq!(status, 0);
     // IA32_VMX_BASIC of a real Core Duo T2600.
-    assert!(text.to_ascii_lowercase().contains("001b0400_00000005") || text.to_ascii_lowercase().contains("001b040000000005"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("001b0400_00000005")
+            || text.to_ascii_lowercase().contains("001b040000000005"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -25,7 +35,10 @@ fn max_offers_secondary_controls_and_yonah_does_not() {
 
 #[test]
 fn unknown_model_is_bad_input() {
-    let out = Command::new(env!("CARGO_BIN_EXE_vtx32")).args(["vmx", "caps", "--cpu", "pentium"]).output().expect("run vtx32");
+    let out = Command::new(env!("CARGO_BIN_EXE_vtx32"))
+        .args(["vmx", "caps", "--cpu", "pentium"])
+        .output()
+        .expect("run vtx32");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }

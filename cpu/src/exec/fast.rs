@@ -216,6 +216,28 @@ pub(crate) fn select(i: &Instruction) -> Option<(Fast, Operands)> {
             Some((call_rel, o))
         }
         Code::Retnd => Some((ret, o)),
+        Code::Shl_rm32_imm8
+        | Code::Sal_rm32_imm8
+        | Code::Shr_rm32_imm8
+        | Code::Sar_rm32_imm8
+        | Code::Shl_rm32_1
+        | Code::Sal_rm32_1
+        | Code::Shr_rm32_1
+        | Code::Sar_rm32_1
+            if i.op0_kind() == OpKind::Register =>
+        {
+            o.dst = gpr32(i.op0_register())?;
+            o.imm = match i.op1_kind() {
+                OpKind::Immediate8 => u32::from(i.immediate8()) & 0x1F,
+                _ => 1,
+            };
+            let f: Fast = match i.mnemonic() {
+                Mnemonic::Shr => shift_ri::<{ shift_op::SHR }>,
+                Mnemonic::Sar => shift_ri::<{ shift_op::SAR }>,
+                _ => shift_ri::<{ shift_op::SHL }>,
+            };
+            Some((f, o))
+        }
         _ if i.is_jcc_short_or_near() && matches!(i.op0_kind(), OpKind::NearBranch32) => {
             o.imm = i.near_branch_target().wrapping_sub(i.next_ip()) as u32;
             o.cc = i.condition_code();
@@ -375,6 +397,39 @@ fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
             return Err(e);
         }
     }
+    Ok(())
+}
+
+mod shift_op {
+    pub const SHL: u8 = 0;
+    pub const SHR: u8 = 1;
+    pub const SAR: u8 = 2;
+}
+
+/// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits). Flags as the generic shift
+/// family computes them (`shift.rs` policy): OF from the first one-bit step on the original
+/// operand, AF cleared; a count of 0 changes nothing.
+fn shift_ri<const K: u8>(c: &mut Core, o: &Operands) -> R {
+    let count = o.imm;
+    if count == 0 {
+        return Ok(());
+    }
+    let v = c.g(o.dst);
+    let top = v >> 31;
+    let (r, cf, of) = match K {
+        shift_op::SHL => {
+            let w = u64::from(v) << count;
+            (w as u32, ((w >> 32) & 1) as u32, top ^ ((v >> 30) & 1))
+        }
+        shift_op::SHR => (v >> count, (v >> (count - 1)) & 1, top),
+        _ => {
+            let s = v as i32;
+            ((s >> count) as u32, ((s >> (count - 1)) as u32) & 1, 0)
+        }
+    };
+    c.set_g(o.dst, r);
+    let f = cf | (of << 11) | flags::szp(4, r) | super::shift::policy::shift_af();
+    c.set_flags(STATUS, f);
     Ok(())
 }
 

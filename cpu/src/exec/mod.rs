@@ -66,8 +66,6 @@ pub struct Core {
     pub(crate) sysenter: [u32; 3],
     /// EIP of the next instruction, set before a handler runs; branches overwrite it.
     pub(crate) next_eip: u32,
-    /// Extra cycles a handler retires (string iterations, far transfers).
-    pub(crate) extra_cycles: u64,
     /// Set by handlers that end the run after they retire (HLT, stopping port writes).
     pub(crate) stop: Option<StopReason>,
     /// Set when CS, CR0, CR3, CR4 or CPL changed: the fetch context must be recomputed.
@@ -119,7 +117,6 @@ impl Cpu {
             tsc_offset: 0,
             sysenter: [0; 3],
             next_eip: 0,
-            extra_cycles: 0,
             stop: None,
             fetch_dirty: true,
             fetch_base: 0,
@@ -214,13 +211,11 @@ impl Cpu {
                 None => (d.handler)(c, io, &d.insn),
             };
             if let Err(e) = r {
-                c.extra_cycles = 0;
                 return self.raise(io, e);
             }
             c.regs.eip = c.next_eip;
             c.instructions += 1;
-            c.cycles += u64::from(d.cycles) + c.extra_cycles;
-            c.extra_cycles = 0;
+            c.cycles += u64::from(d.cycles);
             if c.fetch_dirty | c.reset_pending | c.stop.is_some() | c.mem.code_written() {
                 c.mem.clear_code_written();
                 if c.stop.is_some() || c.reset_pending {

@@ -184,7 +184,8 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
             return Ok(());
         }
         if !first {
-            c.extra_cycles += iter_cost;
+            // Iterations after the first retire their own cost (a fault later keeps them).
+            c.cycles += iter_cost;
         }
         first = false;
         let cx = c.regs.gpr[gpr::ECX].wrapping_sub(1) & am;
