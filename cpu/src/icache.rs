@@ -91,6 +91,15 @@ impl BlockCache {
         &self.arena[k]
     }
 
+    /// The first `n` instructions of block `b` (`n` <= its count).
+    #[inline(always)]
+    pub fn insns(&self, b: BlockRef, n: usize) -> &[Decoded] {
+        let start = b.start as usize;
+        self.arena
+            .get(start..start + n.min(b.count as usize))
+            .unwrap_or(&[])
+    }
+
     /// Stores a freshly decoded block and returns its reference. `cache` = false keeps it
     /// out of the lookup table (instructions that cross a page).
     pub fn insert(&mut self, pa: u64, mut b: BlockRef, insns: &[Decoded], cache: bool) -> BlockRef {

@@ -110,6 +110,7 @@ impl Core {
             IoAction::Stop => self.stop = Some(StopReason::IoStop),
             IoAction::Reset => self.reset_pending = true,
         }
+        // Leave the running block: the write may have changed the board (and A20).
         self.fetch_dirty = true;
         Ok(())
     }

@@ -190,6 +190,8 @@ impl Cpu {
 
     /// Runs the instructions of block `b` in order until one transfers control, raises an
     /// exception, changes the fetch context or writes code, or the budget is reached.
+    /// Handlers signal "leave the block" through `fetch_dirty` (also set with every stop and
+    /// reset request) and the memory bus through `code_written`.
     #[inline(always)]
     fn exec_block(
         &mut self,
@@ -198,35 +200,50 @@ impl Cpu {
         max_instructions: u64,
     ) -> Option<StopReason> {
         let c = &mut self.core;
+        let budget = max_instructions
+            .saturating_sub(c.instructions)
+            .min(u64::from(b.count)) as usize;
+        let insns = self.blocks.insns(b, budget);
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         let mut eip = c.regs.eip;
-        let start = b.start as usize;
-        for k in start..start + b.count as usize {
-            let d = self.blocks.insn(k);
+        // MOV SS / POP SS / STI shadows last one instruction; with no interrupt source
+        // modelled yet they have nothing to hold off, so the shadow is simply cleared here.
+        c.inhibit = false;
+        let mut fault = None;
+        let mut leave = false;
+        let mut retired = 0u64;
+        // Only a block's last instruction can transfer control (blocks end at the first
+        // instruction whose flow is not "next"), so no per-instruction EIP check is needed.
+        for d in insns {
             let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
             c.next_eip = next;
-            c.inhibit = false;
             let r = match d.fast {
                 Some(f) => f(c, &d.ops),
                 None => (d.handler)(c, io, &d.insn),
             };
             if let Err(e) = r {
-                return self.raise(io, e);
+                fault = Some(e);
+                break;
             }
             c.regs.eip = c.next_eip;
-            c.instructions += 1;
+            retired += 1;
             c.cycles += u64::from(d.cycles);
-            if c.fetch_dirty | c.reset_pending | c.stop.is_some() | c.mem.code_written() {
-                c.mem.clear_code_written();
-                if c.stop.is_some() || c.reset_pending {
-                    return self.after_stop_request();
-                }
-                return None;
-            }
-            if c.next_eip != next || c.instructions >= max_instructions {
-                return None;
+            if c.fetch_dirty | c.mem.code_written() {
+                leave = true;
+                break;
             }
             eip = next;
+        }
+        c.instructions += retired;
+        if let Some(e) = fault {
+            return self.raise(io, e);
+        }
+        if leave {
+            let c = &mut self.core;
+            c.mem.clear_code_written();
+            if c.stop.is_some() || c.reset_pending {
+                return self.after_stop_request();
+            }
         }
         None
     }

@@ -41,6 +41,7 @@ impl Core {
 pub(crate) fn hlt(c: &mut Core, _io: &mut dyn PortIo, _i: &Instruction) -> R {
     c.require_cpl0()?;
     c.stop = Some(StopReason::Halted);
+    c.fetch_dirty = true; // leave the running block
     Ok(())
 }
 
