@@ -21,8 +21,9 @@ const ARENA: usize = 1 << 17;
 /// One decoded instruction with everything the executor needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Decoded {
-    /// The fast form, if this instruction has one (see `exec/fast.rs`).
-    pub fast: Option<Fast>,
+    /// What runs the instruction: a fast form (see `exec/fast.rs`) or `fast::generic`,
+    /// which calls `handler` with the iced instruction.
+    pub exec: Fast,
     pub ops: Operands,
     pub insn: Instruction,
     pub handler: Handler,

@@ -8,13 +8,19 @@
 //! its generic handler.
 
 use super::flags::{self, CF, STATUS};
-use super::Core;
+use super::{Core, PortIo};
 use crate::exception::Exception;
+use crate::icache::Decoded;
 use crate::state::SegReg;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
 /// A fast handler works on the pre-resolved operands only.
-pub(crate) type Fast = fn(&mut Core, &Operands) -> Result<(), Exception>;
+pub(crate) type Fast = fn(&mut Core, &mut dyn PortIo, &Decoded) -> Result<(), Exception>;
+
+/// The executor of an instruction without a fast form: its generic handler.
+pub(crate) fn generic(c: &mut Core, io: &mut dyn PortIo, d: &Decoded) -> Result<(), Exception> {
+    (d.handler)(c, io, &d.insn)
+}
 
 /// "No register" in [`Operands`] fields.
 const NONE: u8 = 0xFF;
@@ -347,7 +353,8 @@ impl Core {
 
 type R = Result<(), Exception>;
 
-fn alu_rr<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+fn alu_rr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), c.g(o.src));
     if w {
         c.set_g(o.dst, r);
@@ -355,7 +362,8 @@ fn alu_rr<const OP: u8>(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn alu_ri<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+fn alu_ri<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), o.imm);
     if w {
         c.set_g(o.dst, r);
@@ -363,7 +371,8 @@ fn alu_ri<const OP: u8>(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn alu_rm<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+fn alu_rm<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let b = c.read_mem(o.seg, c.ea32(o), 4)?;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
     if w {
@@ -372,11 +381,13 @@ fn alu_rm<const OP: u8>(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn alu_mr<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+fn alu_mr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     alu_m::<OP>(c, o, c.g(o.src))
 }
 
-fn alu_mi<const OP: u8>(c: &mut Core, o: &Operands) -> R {
+fn alu_mi<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     alu_m::<OP>(c, o, o.imm)
 }
 
@@ -409,7 +420,8 @@ mod shift_op {
 /// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits). Flags as the generic shift
 /// family computes them (`shift.rs` policy): OF from the first one-bit step on the original
 /// operand, AF cleared; a count of 0 changes nothing.
-fn shift_ri<const K: u8>(c: &mut Core, o: &Operands) -> R {
+fn shift_ri<const K: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let count = o.imm;
     if count == 0 {
         return Ok(());
@@ -433,31 +445,37 @@ fn shift_ri<const K: u8>(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn mov_rr(c: &mut Core, o: &Operands) -> R {
+fn mov_rr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.set_g(o.dst, c.g(o.src));
     Ok(())
 }
 
-fn mov_ri(c: &mut Core, o: &Operands) -> R {
+fn mov_ri(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.set_g(o.dst, o.imm);
     Ok(())
 }
 
-fn mov_rm(c: &mut Core, o: &Operands) -> R {
+fn mov_rm(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let v = c.read_mem(o.seg, c.ea32(o), 4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn mov_mr(c: &mut Core, o: &Operands) -> R {
+fn mov_mr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src))
 }
 
-fn mov_mi(c: &mut Core, o: &Operands) -> R {
+fn mov_mi(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, o.imm)
 }
 
-fn inc_r(c: &mut Core, o: &Operands) -> R {
+fn inc_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_add(1);
     c.set_g(o.dst, r);
@@ -465,7 +483,8 @@ fn inc_r(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn dec_r(c: &mut Core, o: &Operands) -> R {
+fn dec_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_sub(1);
     c.set_g(o.dst, r);
@@ -473,27 +492,32 @@ fn dec_r(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn lea(c: &mut Core, o: &Operands) -> R {
+fn lea(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.set_g(o.dst, c.ea32(o));
     Ok(())
 }
 
-fn push_r(c: &mut Core, o: &Operands) -> R {
+fn push_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     c.push(4, c.g(o.src))
 }
 
-fn pop_r(c: &mut Core, o: &Operands) -> R {
+fn pop_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let v = c.pop(4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn jmp_rel(c: &mut Core, o: &Operands) -> R {
+fn jmp_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     c.jump_near(t, 4)
 }
 
-fn jcc(c: &mut Core, o: &Operands) -> R {
+fn jcc(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     if c.condition(o.cc) {
         let t = c.next_eip.wrapping_add(o.imm);
         c.jump_near(t, 4)?;
@@ -501,7 +525,8 @@ fn jcc(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn call_rel(c: &mut Core, o: &Operands) -> R {
+fn call_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     if t > c.sregs.seg[SegReg::Cs as usize].limit {
         return Err(Exception::gp(0));
@@ -511,7 +536,8 @@ fn call_rel(c: &mut Core, o: &Operands) -> R {
     Ok(())
 }
 
-fn ret(c: &mut Core, _o: &Operands) -> R {
+fn ret(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+    let _o = &d.ops;
     let t = c.peek(0, 4)?;
     c.jump_near(t, 4)?;
     let sp = c.regs.gpr[crate::state::gpr::ESP].wrapping_add(4);

@@ -217,10 +217,7 @@ impl Cpu {
         for d in insns {
             let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
             c.next_eip = next;
-            let r = match d.fast {
-                Some(f) => f(c, &d.ops),
-                None => (d.handler)(c, io, &d.insn),
-            };
+            let r = (d.exec)(c, io, d);
             if let Err(e) = r {
                 fault = Some(e);
                 break;
@@ -373,15 +370,12 @@ impl Cpu {
         let len = insn.len() as u8;
         let crosses = crosses_page && (lin & 0xFFF) + u32::from(len) > 0x1000;
         let (handler, class) = dispatch::select(&insn);
-        let (fast, ops) = match fast::select(&insn) {
-            Some((f, o)) => (Some(f), o),
-            None => (None, fast::Operands::EMPTY),
-        };
+        let (exec, ops) = fast::select(&insn).unwrap_or((fast::generic, fast::Operands::EMPTY));
         let has_mem = (0..insn.op_count()).any(|i| insn.op_kind(i) == iced_x86::OpKind::Memory);
         let cycles = c.model.cost(class, has_mem);
         Ok((
             Decoded {
-                fast,
+                exec,
                 ops,
                 insn,
                 handler,
