@@ -79,3 +79,34 @@ fn divide_error_is_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn x87_without_an_fpu_follows_cr0_em_and_ts() {
+    use vtx32_cpu::Cr0;
+    let run_fninit = |bits: Cr0| {
+        let mut a = iced_x86::code_asm::CodeAssembler::new(32).unwrap();
+        a.fninit().unwrap();
+        a.hlt().unwrap();
+        let bytes = a.assemble(u64::from(common::CODE)).unwrap();
+        let mut mem = vtx32_mmu::PhysMem::new(2 << 20).unwrap();
+        mem.load(vtx32_mmu::PhysAddr(u64::from(common::CODE)), &bytes)
+            .unwrap();
+        let mut cpu = vtx32_cpu::Cpu::new(vtx32_cpu::CpuModel::yonah(), mem);
+        cpu.enter_flat32(common::CODE, 0);
+        cpu.core.sregs.cr0 |= bits;
+        cpu.stop_on_exception = true;
+        cpu.run(
+            &mut vtx32_cpu::NoPorts,
+            vtx32_cpu::RunLimits {
+                max_instructions: 10,
+            },
+        )
+    };
+    let vector = |s: StopReason| match s {
+        StopReason::Exception(e) => e.vector,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(vector(run_fninit(Cr0::EM)), 7, "#NM with EM");
+    assert_eq!(vector(run_fninit(Cr0::TS)), 7, "#NM with TS");
+    assert_eq!(vector(run_fninit(Cr0::empty())), 6, "#UD without an FPU");
+}

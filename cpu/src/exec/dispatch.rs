@@ -17,9 +17,10 @@ pub(crate) fn invalid(
     Err(Exception::ud())
 }
 
-/// x87 escape (D8-DF) on a CPU without FPU: #NM when CR0.EM or CR0.TS is set, else #UD
-/// ... no FPU is reported, so software sets EM; with EM clear the ESC opcodes still raise
-/// #NM if TS is set (SDM Vol. 3 §2.5, Table 2-2), otherwise #UD (no FPU present).
+/// x87 instructions on this model, which has no FPU yet (CPUID.1:EDX.FPU = 0): #NM when
+/// CR0.EM or CR0.TS is set (SDM Vol. 3 §2.5, Table 2-2: the OS emulates or lazily switches
+/// the FPU), otherwise #UD (no FPU to execute them). WAIT/FWAIT raises #NM only when MP and
+/// TS are both set, and is otherwise a no-op.
 fn x87(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> Result<(), Exception> {
     use crate::state::Cr0;
     let cr0 = c.sregs.cr0;
@@ -222,7 +223,13 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
     h
 }
 
+/// x87 instructions, by the CPUID feature iced reports for them (FPU, 287, 387).
 fn is_x87(i: &Instruction) -> bool {
-    let name = format!("{:?}", i.code());
-    name.starts_with("F")
+    use iced_x86::CpuidFeature as F;
+    i.cpuid_features().iter().any(|f| {
+        matches!(
+            f,
+            F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY
+        )
+    })
 }
