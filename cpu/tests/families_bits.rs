@@ -2,36 +2,8 @@
 //! results are checked against the documented policy (which follows an Intel host).
 
 mod common;
-use common::run32;
+use common::*;
 use iced_x86::code_asm::*;
-use vtx32_cpu::{Cpu, StopReason};
-use vtx32_mmu::PhysAddr;
-
-const CF: u32 = 1;
-const PF: u32 = 1 << 2;
-const AF: u32 = 1 << 4;
-const ZF: u32 = 1 << 6;
-const SF: u32 = 1 << 7;
-const OF: u32 = 1 << 11;
-const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
-
-fn run(build: impl FnOnce(&mut CodeAssembler)) -> Cpu {
-    let (cpu, stop) = run32(build);
-    assert_eq!(stop, StopReason::Halted);
-    cpu
-}
-
-fn g(c: &Cpu, r: usize) -> u32 {
-    c.core.regs.gpr[r]
-}
-
-fn fl(c: &Cpu) -> u32 {
-    c.core.regs.eflags.bits() & STATUS
-}
-
-fn m32(c: &Cpu, a: u32) -> u32 {
-    c.core.mem.read_u32(PhysAddr(u64::from(a)))
-}
 
 #[test]
 fn bt_register_offsets_wrap() {

@@ -2,23 +2,9 @@
 //! RCL/RCR/ROL/ROR, SHLD, SHRD).
 
 mod common;
-use common::run32;
+use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, StopReason};
-
-const CF: u32 = 1;
-const PF: u32 = 1 << 2;
-const AF: u32 = 1 << 4;
-const ZF: u32 = 1 << 6;
-const SF: u32 = 1 << 7;
-const OF: u32 = 1 << 11;
-const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
-
-fn run(build: impl FnOnce(&mut CodeAssembler)) -> Cpu {
-    let (cpu, stop) = run32(build);
-    assert_eq!(stop, StopReason::Halted);
-    cpu
-}
 
 fn ra(c: &Cpu) -> u32 {
     c.core.regs.gpr[0]

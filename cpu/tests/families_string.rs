@@ -3,18 +3,10 @@
 //! cycle accounting (SDM Vol. 2, each page and "REP/REPE/REPZ/REPNE/REPNZ").
 
 mod common;
-use common::CODE;
+use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, CpuModel, IoAction, IoSize, NoPorts, PortIo, RunLimits, SegReg, StopReason};
 use vtx32_mmu::{PhysAddr, PhysMem};
-
-const CF: u32 = 1;
-const PF: u32 = 1 << 2;
-const AF: u32 = 1 << 4;
-const ZF: u32 = 1 << 6;
-const SF: u32 = 1 << 7;
-const OF: u32 = 1 << 11;
-const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
 
 const EAX: usize = 0;
 const ECX: usize = 1;
@@ -57,14 +49,6 @@ fn run(build: impl FnOnce(&mut CodeAssembler), data: &[(u32, &[u8])]) -> Cpu {
     let (cpu, stop) = run_with(build, data, |_| {}, &mut NoPorts);
     assert_eq!(stop, StopReason::Halted);
     cpu
-}
-
-fn g(c: &Cpu, r: usize) -> u32 {
-    c.core.regs.gpr[r]
-}
-
-fn fl(c: &Cpu) -> u32 {
-    c.core.regs.eflags.bits() & STATUS
 }
 
 fn bytes(c: &Cpu, addr: u32, n: usize) -> Vec<u8> {

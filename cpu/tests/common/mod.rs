@@ -6,6 +6,15 @@ use iced_x86::code_asm::CodeAssembler;
 use vtx32_cpu::{Cpu, CpuModel, NoPorts, RunLimits, StopReason};
 use vtx32_mmu::{PhysAddr, PhysMem};
 
+/// EFLAGS status bits, for assertions.
+pub const CF: u32 = 1;
+pub const PF: u32 = 1 << 2;
+pub const AF: u32 = 1 << 4;
+pub const ZF: u32 = 1 << 6;
+pub const SF: u32 = 1 << 7;
+pub const OF: u32 = 1 << 11;
+pub const STATUS: u32 = CF | PF | AF | ZF | SF | OF;
+
 /// Where test code is placed.
 pub const CODE: u32 = 0x1000;
 
@@ -29,4 +38,26 @@ pub fn run32(build: impl FnOnce(&mut CodeAssembler)) -> (Cpu, StopReason) {
         },
     );
     (cpu, stop)
+}
+
+/// Runs `build` like [`run32`] and asserts that it reached its final HLT.
+pub fn run(build: impl FnOnce(&mut CodeAssembler)) -> Cpu {
+    let (cpu, stop) = run32(build);
+    assert_eq!(stop, StopReason::Halted);
+    cpu
+}
+
+/// General register `r`.
+pub fn g(c: &Cpu, r: usize) -> u32 {
+    c.core.regs.gpr[r]
+}
+
+/// The six status flags.
+pub fn fl(c: &Cpu) -> u32 {
+    c.core.regs.eflags.bits() & STATUS
+}
+
+/// A doubleword of physical memory.
+pub fn m32(c: &Cpu, a: u32) -> u32 {
+    c.core.mem.read_u32(PhysAddr(u64::from(a)))
 }
