@@ -13,38 +13,6 @@ const ECX: usize = 1;
 const ESI: usize = 6;
 const EDI: usize = 7;
 
-/// Assembles `build` (+ HLT) at `CODE`, loads `data` at each given address, lets `setup`
-/// adjust the processor, and runs it with `io`.
-fn run_with(
-    build: impl FnOnce(&mut CodeAssembler),
-    data: &[(u32, &[u8])],
-    setup: impl FnOnce(&mut Cpu),
-    io: &mut dyn PortIo,
-) -> (Cpu, StopReason) {
-    let mut a = CodeAssembler::new(32).unwrap();
-    build(&mut a);
-    a.hlt().unwrap();
-    let bytes = a.assemble(u64::from(CODE)).unwrap();
-    let mut mem = PhysMem::new(4 << 20).unwrap();
-    mem.load(PhysAddr(u64::from(CODE)), &bytes).unwrap();
-    for (addr, d) in data {
-        mem.load(PhysAddr(u64::from(*addr)), d).unwrap();
-    }
-    let mut cpu = Cpu::new(CpuModel::yonah(), mem);
-    cpu.enter_flat32(CODE, 0);
-    cpu.core.regs.gpr[4] = 0x8000;
-    cpu.stop_on_exception = true;
-    setup(&mut cpu);
-    cpu.state_changed();
-    let stop = cpu.run(
-        io,
-        RunLimits {
-            max_instructions: 1_000_000,
-        },
-    );
-    (cpu, stop)
-}
-
 fn run(build: impl FnOnce(&mut CodeAssembler), data: &[(u32, &[u8])]) -> Cpu {
     let (cpu, stop) = run_with(build, data, |_| {}, &mut NoPorts);
     assert_eq!(stop, StopReason::Halted);
