@@ -36,30 +36,56 @@ pub enum EventKind {
     External,
 }
 
-/// An exception or interrupt to deliver.
+/// An exception or interrupt to deliver. Eight bytes, so that `Result<(), Exception>`, the
+/// return type of every instruction handler, comes back in a register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Exception {
     pub vector: u8,
-    pub error_code: Option<u32>,
     pub kind: EventKind,
+    pub(crate) has_code: bool,
+    pub(crate) code: u32,
 }
 
 impl Exception {
+    /// An event with an optional error code.
+    pub const fn new(vector: u8, error_code: Option<u32>, kind: EventKind) -> Self {
+        match error_code {
+            Some(code) => Self {
+                vector,
+                kind,
+                has_code: true,
+                code,
+            },
+            None => Self {
+                vector,
+                kind,
+                has_code: false,
+                code: 0,
+            },
+        }
+    }
+
+    /// The error code pushed on delivery, if this event has one.
+    pub const fn error_code(&self) -> Option<u32> {
+        if self.has_code {
+            Some(self.code)
+        } else {
+            None
+        }
+    }
+
+    /// Replaces the error code.
+    pub fn set_error_code(&mut self, code: Option<u32>) {
+        *self = Self::new(self.vector, code, self.kind);
+    }
+
     /// A fault without error code (#DE, #UD, #NM, ...).
     pub const fn fault(vector: u8) -> Self {
-        Self {
-            vector,
-            error_code: None,
-            kind: EventKind::Fault,
-        }
+        Self::new(vector, None, EventKind::Fault)
     }
     /// A fault with an error code (#TS, #NP, #SS, #GP, #PF, #AC, #DF).
     pub const fn fault_code(vector: u8, code: u32) -> Self {
-        Self {
-            vector,
-            error_code: Some(code),
-            kind: EventKind::Fault,
-        }
+        Self::new(vector, Some(code), EventKind::Fault)
     }
     /// #GP(code).
     pub const fn gp(code: u32) -> Self {

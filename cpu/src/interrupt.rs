@@ -52,11 +52,11 @@ impl Core {
                         second
                     };
                     // A fault raised while delivering is an external event (EXT = 1).
-                    if let Some(code) = cur.error_code.as_mut() {
-                        *code |= 1;
+                    if let Some(code) = cur.error_code() {
+                        cur.set_error_code(Some(code | 1));
                     }
                     if cur.vector == vector::DF {
-                        cur.error_code = Some(0);
+                        cur.set_error_code(Some(0));
                     }
                 }
             }
@@ -132,10 +132,9 @@ impl Core {
         } else {
             lo & 0xFFFF
         };
-        let (cs, new_cpl) = self.load_handler_cs(sel).map_err(|x| Exception {
-            error_code: x.error_code.map(|c| c | ext),
-            ..x
-        })?;
+        let (cs, new_cpl) = self
+            .load_handler_cs(sel)
+            .map_err(|x| Exception::new(x.vector, x.error_code().map(|c| c | ext), x.kind))?;
         if offset > cs.limit {
             return Err(Exception::gp(ext));
         }
@@ -156,8 +155,9 @@ impl Core {
                 .map(|s| u32::from(self.sregs.seg[s as usize].selector));
             self.sregs.cpl = new_cpl;
             self.regs.eflags.remove(Eflags::VM);
-            self.load_data_segment(SegReg::Ss, ss_sel)
-                .map_err(|x| Exception::fault_code(vector::TS, x.error_code.unwrap_or(0) | ext))?;
+            self.load_data_segment(SegReg::Ss, ss_sel).map_err(|x| {
+                Exception::fault_code(vector::TS, x.error_code().unwrap_or(0) | ext)
+            })?;
             self.regs.gpr[gpr::ESP] = esp;
             if !self.stack32() {
                 self.regs.gpr[gpr::ESP] &= 0xFFFF;
@@ -183,7 +183,7 @@ impl Core {
         self.push(size, old_flags.bits())?;
         self.push(size, old_cs)?;
         self.push(size, old_eip)?;
-        if let Some(code) = e.error_code {
+        if let Some(code) = e.error_code() {
             self.push(size, code)?;
         }
         self.sregs.cpl = new_cpl;

@@ -374,7 +374,7 @@ fn memory_destination_is_accessed_for_writing_even_with_count_zero() {
         },
     );
     match stop {
-        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code()), (13, Some(0))),
         other => panic!("{other:?}"),
     }
     assert_eq!(cpu.core.regs.eip, common::CODE + 5);

@@ -260,7 +260,7 @@ fn fault_in_the_middle_of_rep_commits_earlier_iterations() {
     match stop {
         StopReason::Exception(e) => {
             assert_eq!(e.vector, 13);
-            assert_eq!(e.error_code, Some(0));
+            assert_eq!(e.error_code(), Some(0));
         }
         other => panic!("{other:?}"),
     }
@@ -421,7 +421,7 @@ fn fault_in_repe_cmps_restores_flags() {
         &mut NoPorts,
     );
     match stop {
-        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code()), (13, Some(0))),
         other => panic!("{other:?}"),
     }
     assert_eq!((g(&c, ESI), g(&c, EDI), g(&c, ECX)), (0x3003, 0x3103, 5));
@@ -447,7 +447,7 @@ fn cmps_accesses_the_destination_first() {
         &mut NoPorts,
     );
     match stop {
-        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code()), (13, Some(0))),
         other => panic!("{other:?}"),
     }
 }
@@ -475,7 +475,7 @@ fn outs_permission_check_precedes_the_memory_read() {
         &mut io,
     );
     match stop {
-        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code()), (13, Some(0))),
         other => panic!("{other:?}"),
     }
     assert!(io.outs.is_empty());

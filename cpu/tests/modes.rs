@@ -87,7 +87,7 @@ fn real_mode_access_beyond_64kib_is_a_general_protection_fault() {
     );
     cpu.stop_on_exception = true;
     match run(&mut cpu) {
-        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code), (13, Some(0))),
+        StopReason::Exception(e) => assert_eq!((e.vector, e.error_code()), (13, Some(0))),
         other => panic!("{other:?}"),
     }
     assert_eq!(

@@ -102,7 +102,7 @@ impl Stop {
             Stop::DebugExit { code } => format!("debug exit {code:#x}"),
             Stop::BochsShutdown => "shutdown port 0x8900".into(),
             Stop::InstructionLimit => "instruction limit".into(),
-            Stop::Exception(e) => match e.error_code {
+            Stop::Exception(e) => match e.error_code() {
                 Some(c) => format!("exception {}({c:#x})", e.name()),
                 None => format!("exception {}", e.name()),
             },

@@ -205,7 +205,7 @@ impl Tracer {
                 } else {
                     let _ = write!(line, "#{:02x}", e.vector);
                 }
-                if let Some(code) = e.error_code {
+                if let Some(code) = e.error_code() {
                     let _ = write!(line, "({:04x})", code);
                 }
             }

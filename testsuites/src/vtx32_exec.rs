@@ -192,7 +192,7 @@ impl Executor for Vtx32Executor {
             StopReason::Exception(e) => {
                 let cr2 = (e.vector == 14).then_some(self.cpu.core.sregs.cr2);
                 let state = self.snapshot(self.cpu.core.regs.eip);
-                Outcome::from_exception(case, e.vector, e.error_code, cr2, state)
+                Outcome::from_exception(case, e.vector, e.error_code(), cr2, state)
             }
             other => Outcome::Error(format!(
                 "vtx32 stopped with {other:?} instead of an exception"

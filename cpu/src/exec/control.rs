@@ -212,11 +212,7 @@ pub(crate) fn int(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     if kind == EventKind::SoftwareInt && c.v86() && c.iopl() < 3 {
         return Err(Exception::gp(0));
     }
-    Err(Exception {
-        vector: vec,
-        error_code: None,
-        kind,
-    })
+    Err(Exception::new(vec, None, kind))
 }
 
 /// IRET / IRETD.
