@@ -155,9 +155,7 @@ impl PhysMem {
         let pa = self.gate(addr) as usize;
         match self.ram.get(pa..pa.wrapping_add(2)) {
             Some(s) => u16::from_le_bytes([s[0], s[1]]),
-            None => {
-                u16::from(self.read_u8(addr)) | u16::from(self.read_u8(PhysAddr(addr.0 + 1))) << 8
-            }
+            None => self.read_bytes_slow(addr, 2) as u16,
         }
     }
 
@@ -167,10 +165,18 @@ impl PhysMem {
         let pa = self.gate(addr) as usize;
         match self.ram.get(pa..pa.wrapping_add(4)) {
             Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-            None => (0..4).fold(0u32, |v, i| {
-                v | u32::from(self.read_u8(PhysAddr(addr.0 + i))) << (8 * i)
-            }),
+            None => self.read_bytes_slow(addr, 4),
         }
+    }
+
+    /// A multi-byte read that leaves RAM (ROM, unmapped space, the end of RAM): byte by
+    /// byte, little-endian.
+    #[cold]
+    #[inline(never)]
+    fn read_bytes_slow(&self, addr: PhysAddr, n: u64) -> u32 {
+        (0..n).fold(0u32, |v, i| {
+            v | u32::from(self.read_u8(PhysAddr(addr.0 + i))) << (8 * i)
+        })
     }
 
     #[cold]
@@ -218,9 +224,16 @@ impl PhysMem {
         if let (Some(0), Some(0)) = (first, last) {
             self.ram[pa..pa + N].copy_from_slice(&bytes);
         } else {
-            for (i, b) in bytes.into_iter().enumerate() {
-                self.write_u8(PhysAddr(addr.0 + i as u64), b);
-            }
+            self.write_bytes_slow(addr, &bytes);
+        }
+    }
+
+    /// A write that touches ROM, code lines or unmapped space: byte by byte.
+    #[cold]
+    #[inline(never)]
+    fn write_bytes_slow(&mut self, addr: PhysAddr, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            self.write_u8(PhysAddr(addr.0 + i as u64), b);
         }
     }
 
