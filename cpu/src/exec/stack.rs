@@ -102,7 +102,9 @@ pub(crate) fn pop(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let size = i.stack_pointer_increment().unsigned_abs();
     match i.op0_kind() {
         OpKind::Register if i.op0_register().is_segment_register() => {
-            let sel = c.peek(0, size)? as u16;
+            // Only the selector's 16 bits are read, whatever the operand size (host CPU:
+            // a 32-bit POP SS whose upper half lies on an unmapped page loads the selector).
+            let sel = c.peek(0, 2)? as u16;
             c.load_data_segment(super::operand::seg_of(i.op0_register()), sel)?;
             let sp = c.regs.gpr[gpr::ESP].wrapping_add(size);
             c.set_sp(sp);
