@@ -24,6 +24,7 @@ pub mod vector {
 
 /// How an event was raised: decides the saved EIP and the privilege check on the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum EventKind {
     /// A fault: the saved EIP is the faulting instruction's.
     Fault,
@@ -38,10 +39,14 @@ pub enum EventKind {
 
 /// An exception or interrupt to deliver. Eight bytes, so that `Result<(), Exception>`, the
 /// return type of every instruction handler, comes back in a register.
+///
+/// `repr(C)` with `kind` first puts the niche that encodes `Ok(())` in the lowest byte, so
+/// the run loop tests a handler's result with one byte compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct Exception {
-    pub vector: u8,
     pub kind: EventKind,
+    pub vector: u8,
     pub(crate) has_code: bool,
     pub(crate) code: u32,
 }

@@ -216,13 +216,14 @@ impl Cpu {
         // instruction whose flow is not "next"), so no per-instruction EIP check is needed.
         for d in insns {
             let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
+            // EIP of the executing instruction (faults report it; REP restarts use it).
+            c.regs.eip = eip;
             c.next_eip = next;
             let r = (d.exec)(c, io, d);
             if let Err(e) = r {
                 fault = Some(e);
                 break;
             }
-            c.regs.eip = c.next_eip;
             retired += 1;
             c.cycles += u64::from(d.cycles);
             if c.fetch_dirty | c.mem.code_written() {
@@ -230,6 +231,10 @@ impl Cpu {
                 break;
             }
             eip = next;
+        }
+        // The last instruction run may have branched: its target is in `next_eip`.
+        if fault.is_none() && retired > 0 {
+            c.regs.eip = c.next_eip;
         }
         c.instructions += retired;
         if let Some(e) = fault {
