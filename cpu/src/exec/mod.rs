@@ -214,6 +214,8 @@ impl Cpu {
         let mut retired = 0u64;
         // Only a block's last instruction can transfer control (blocks end at the first
         // instruction whose flow is not "next"), so no per-instruction EIP check is needed.
+        // A handler that leaves EIP elsewhere without being a control transfer (a REP
+        // string instruction that resumes later) sets `fetch_dirty` to leave the block.
         for d in insns {
             let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
             // EIP of the executing instruction (faults report it; REP restarts use it).

@@ -121,6 +121,7 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
         }
     };
     let mut first = true;
+    let mut done = 0u32;
     loop {
         let si = c.regs.gpr[gpr::ESI] & am;
         let di = c.regs.gpr[gpr::EDI] & am;
@@ -200,7 +201,23 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
         if c.stop.is_some() || c.reset_pending {
             // Resume the remaining iterations later.
             c.next_eip = c.regs.eip;
+            c.fetch_dirty = true; // leave the running block: EIP does not advance
+            return Ok(());
+        }
+        done += 1;
+        if done == REP_CHUNK {
+            // Leave the instruction after a bounded number of iterations so that a long
+            // REP (up to 2^32 iterations) cannot hold the host: the instruction restarts
+            // with the registers as updated, as after an interrupt between iterations
+            // (SDM Vol. 2 REP: "the processor ... can be interrupted between iterations").
+            // Each chunk counts as one retired instruction (a documented, deterministic
+            // policy: the instruction limit and Ctrl-C then bound any run).
+            c.next_eip = c.regs.eip;
+            c.fetch_dirty = true; // leave the running block: EIP does not advance
             return Ok(());
         }
     }
 }
+
+/// Iterations of a REP string instruction executed per retirement (see above).
+pub(crate) const REP_CHUNK: u32 = 1 << 16;
