@@ -484,8 +484,8 @@ fn outs_permission_check_precedes_the_memory_read() {
 #[test]
 fn a_huge_rep_stosb_is_bounded_by_the_instruction_limit() {
     // ECX = 2^32 - 1 iterations would take a long time in one instruction: REP runs in
-    // chunks of 65536 iterations, each retiring once, so an instruction budget of 3 stops
-    // it after 3 chunks with the registers consistent.
+    // chunks of 1024 iterations, each retiring once, so an instruction budget of 4 (two MOVs, then two chunks) stops
+    // it with the registers consistent.
     let mut a = CodeAssembler::new(32).unwrap();
     a.mov(edi, 0x10_0000u32).unwrap();
     a.mov(ecx, 0xFFFF_FFFFu32).unwrap();
@@ -502,7 +502,7 @@ fn a_huge_rep_stosb_is_bounded_by_the_instruction_limit() {
         },
     );
     assert_eq!(stop, StopReason::InstructionLimit);
-    assert_eq!(g(&cpu, ECX), 0xFFFF_FFFF - 2 * 65536);
-    assert_eq!(g(&cpu, EDI), 0x10_0000 + 2 * 65536);
+    assert_eq!(g(&cpu, ECX), 0xFFFF_FFFF - 2 * 1024);
+    assert_eq!(g(&cpu, EDI), 0x10_0000 + 2 * 1024);
     assert_eq!(cpu.core.regs.eip, CODE + 10, "EIP stays on the REP STOSB");
 }

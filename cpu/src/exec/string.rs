@@ -220,4 +220,4 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
 }
 
 /// Iterations of a REP string instruction executed per retirement (see above).
-pub(crate) const REP_CHUNK: u32 = 1 << 16;
+pub(crate) const REP_CHUNK: u32 = 1 << 10;
