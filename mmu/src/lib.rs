@@ -1,13 +1,19 @@
 //! vtx32-mmu: the physical memory bus (RAM, ROM, unmapped space), the A20 gate and the
-//! bookkeeping that lets the CPU's decoded-instruction cache notice self-modifying code.
+//! bookkeeping that lets the CPU's decoded-instruction cache notice self-modifying code;
+//! the paging walks (SDM Vol. 3 ch. 4: 32-bit and PAE paging, [`paging`]) and a software
+//! TLB ([`tlb`]). With CR0.PG = 0 a linear address is the physical address.
 //!
-//! Paging walks and the TLB (SDM Vol. 3 ch. 4) are the next layer and will live here too
-//! (`paging.rs`, `tlb.rs`); with CR0.PG = 0 a linear address is the physical address.
+//! The crate-root `walk32`, `PagingMode` and `Access` are the 32-bit-only interface the CPU
+//! uses today (`PagingMode` is [`paging::LegacyMode`], `Access` is [`paging::AccessKind`]);
+//! the full interface is [`paging::walk`], [`paging::PagingMode`], [`paging::Access`] and
+//! [`tlb::translate`].
 
 mod addr;
-mod paging;
+pub mod paging;
 mod phys;
+pub mod tlb;
 
 pub use addr::{LinearAddr, PhysAddr};
-pub use paging::{walk32, Access, PageFault, PagingMode};
+pub use paging::{walk32, AccessKind as Access, LegacyMode as PagingMode, PageFault};
 pub use phys::{MemError, PhysMem, CODE_LINE_SHIFT, MAX_ROM_SIZE, ROM_GRANULE};
+pub use tlb::{translate, Tlb};
