@@ -15,8 +15,10 @@
 //!   invalidates the entries for the faulting page (§4.10.4.1).
 //! * Global entries (G = 1 with CR4.PGE = 1) survive [`Tlb::flush_non_global`] (§4.10.2.4).
 //!
-//! The CPU calls [`Tlb::flush_non_global`] on a CR3 write and [`Tlb::flush_all`] when
-//! CR0.PG, CR0.WP, CR4.PGE, CR4.PAE or CR4.PSE change (§4.10.4.1).
+//! The CPU calls [`Tlb::flush_non_global`] on a CR3 write (MOV or task switch) and
+//! [`Tlb::flush_all`] when CR0.PG, CR4.PGE, CR4.PAE or CR4.PSE change (§4.10.4.1).
+//! CR0.WP and IA32_EFER.NXE are applied at lookup time from the [`PagingMode`] passed to
+//! [`translate`], so changing them needs no flush.
 
 use crate::paging::{walk, Access, AccessKind, PageFault, PageSize, PagingMode, Rights};
 use crate::{LinearAddr, PhysAddr, PhysMem};
@@ -163,7 +165,7 @@ impl Tlb {
         }
     }
 
-    /// Changes of CR0.PG, CR0.WP, CR4.PGE/PAE/PSE: drops every entry, global ones included.
+    /// Changes of CR0.PG, CR4.PGE/PAE/PSE: drops every entry, global ones included.
     pub fn flush_all(&mut self) {
         for slot in self.sets.iter_mut().flatten() {
             slot.tag = INVALID;

@@ -28,7 +28,7 @@ pub fn walk(
     let fault = |present, rsvd| PageFault::new(mode, linear, access, present, rsvd);
     let mut path = Path::new();
 
-    // §4.3: the PDE is at CR3[31:12] | linear[31:22] << 2.
+    // §4.3: the PDE is at CR3 bits 31:12 | linear bits 31:22 << 2.
     let pde_addr = PhysAddr(u64::from((mode.cr3 & ADDR_4K) | ((l >> 22) << 2)));
     let pde = mem.read_u32(pde_addr);
     if u64::from(pde) & P == 0 {
@@ -49,7 +49,7 @@ pub fn walk(
         return finish(mem, mode, linear, access, &path, leaf);
     }
 
-    // The PTE is at PDE[31:12] | linear[21:12] << 2.
+    // The PTE is at PDE bits 31:12 | linear bits 21:12 << 2.
     let pte_addr = PhysAddr(u64::from((pde & ADDR_4K) | (((l >> 12) & 0x3FF) << 2)));
     let pte = mem.read_u32(pte_addr);
     if u64::from(pte) & P == 0 {

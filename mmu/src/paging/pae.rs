@@ -1,5 +1,5 @@
-//! PAE paging (SDM Vol. 3 §4.4): PDPTE register (linear[31:30]) → page directory
-//! (512 × 8 bytes, linear[29:21]) → page table (512 × 8 bytes, linear[20:12]) → 4 KiB page,
+//! PAE paging (SDM Vol. 3 §4.4): PDPTE register (linear bits 31:30) → page directory
+//! (512 × 8 bytes, linear bits 29:21) → page table (512 × 8 bytes, linear bits 20:12) → 4 KiB page,
 //! or PDE with PS = 1 → 2 MiB page. CR4.PSE is ignored.
 //!
 //! The four PDPTEs are loaded into PDPTE registers when CR3 is written (or PAE paging is
@@ -57,7 +57,7 @@ fn read_u64(mem: &PhysMem, addr: PhysAddr) -> u64 {
     u64::from(lo) | (u64::from(hi) << 32)
 }
 
-/// Loads the four PDPTEs from the 32-byte aligned table at CR3[31:5] (Table 4-7), as a
+/// Loads the four PDPTEs from the 32-byte aligned table at CR3 bits 31:5 (Table 4-7), as a
 /// MOV to CR3 under PAE paging does. A present PDPTE with a reserved bit set fails; the
 /// caller raises #GP(0) and keeps the previous PDPTE registers.
 pub fn load_pdptes(mem: &PhysMem, cr3: u32) -> Result<[u64; 4], PdpteError> {
@@ -85,7 +85,7 @@ pub fn walk(
     let nx_on = mode.nxe;
     let mut path = Path::new();
 
-    // §4.4.2: PDPTEi with i = linear[31:30].
+    // §4.4.2: PDPTEi with i = linear bits 31:30.
     let pdpte = mode.pdptes.get((l >> 30) as usize).copied().unwrap_or(0);
     if pdpte & P == 0 {
         return Err(fault(false, false));
@@ -96,7 +96,7 @@ pub fn walk(
         return Err(fault(true, true));
     }
 
-    // The PDE is at PDPTE[35:12] | linear[29:21] << 3.
+    // The PDE is at PDPTE bits 35:12 | linear bits 29:21 << 3.
     let pde_addr = PhysAddr((pdpte & ADDR_4K) | (u64::from((l >> 21) & 0x1FF) << 3));
     let pde = read_u64(mem, pde_addr);
     if pde & P == 0 {
@@ -118,7 +118,7 @@ pub fn walk(
         return finish(mem, mode, linear, access, &path, leaf);
     }
 
-    // The PTE is at PDE[35:12] | linear[20:12] << 3.
+    // The PTE is at PDE bits 35:12 | linear bits 20:12 << 3.
     let pte_addr = PhysAddr((pde & ADDR_4K) | (u64::from((l >> 12) & 0x1FF) << 3));
     let pte = read_u64(mem, pte_addr);
     if pte & P == 0 {
