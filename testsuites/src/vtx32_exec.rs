@@ -181,8 +181,10 @@ impl Executor for Vtx32Executor {
 
     fn execute(&mut self, case: &Case) -> Outcome {
         self.set_state(case);
-        // The instruction, then the HLT it falls or branches onto.
-        let limit = self.cpu.core.instructions + 4;
+        // The instruction, then the HLT it falls or branches onto. A REP string instruction
+        // retires once per 1024 iterations; the mapped pages (16 KiB) bound how many
+        // iterations can run before a fault, so 64 retirements are always enough.
+        let limit = self.cpu.core.instructions + 64;
         match self.cpu.run(
             &mut NoPorts,
             RunLimits {

@@ -1,7 +1,7 @@
 //! Regression cases: every case on which the host-CPU differential test once found vtx32
 //! and the host CPU disagreeing (RMW page-fault error codes, XADD address order, 4 GiB
 //! segment wrap, ENTER/PUSHA/POPA partial effects, BOUND bound order, INS/OUTS permission
-//! order, POP SS reading 16 bits, ...). Each is run on both and must now agree. Reported
+//! order, POP SS reading 16 bits, EFLAGS of REPE/REPNE CMPS/SCAS across restarts, ...). Each is run on both and must now agree. Reported
 //! SKIPPED where the host CPU cannot serve as the oracle.
 
 use vtx32_testsuites::case::{Executor, Family};
@@ -121,6 +121,12 @@ const FOUND: &[(Family, u64)] = &[
     (Family::Stack, 0xe7a6b9994023870b),
     (Family::Stack, 0xeabf68b398a83b72),
     (Family::Stack, 0xf7b2f16c507d667f),
+    // REP string instructions restarting every 1024 iterations (EFLAGS of CMPS/SCAS).
+    (Family::String, 0xa87c13259f06bc1a),
+    (Family::String, 0x9a8c868d3353905c),
+    (Family::String, 0x6d129e31cf9c738b),
+    (Family::String, 0x70638e449cef4f56),
+    (Family::String, 0x1c34b6e7a6ccd94c),
 ];
 
 #[test]

@@ -211,7 +211,12 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
             // with the registers as updated, as after an interrupt between iterations
             // (SDM Vol. 2 REP: "the processor ... can be interrupted between iterations").
             // Each chunk counts as one retired instruction (a documented, deterministic
-            // policy: the instruction limit and Ctrl-C then bound any run).
+            // policy: the instruction limit and Ctrl-C then bound any run). CMPS/SCAS
+            // leave EFLAGS as they were before the instruction, as when they fault part-way,
+            // so the restarts are invisible.
+            if compare {
+                restore(c);
+            }
             c.next_eip = c.regs.eip;
             c.fetch_dirty = true; // leave the running block: EIP does not advance
             return Ok(());
