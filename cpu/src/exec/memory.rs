@@ -4,7 +4,7 @@
 use super::Core;
 use crate::exception::{vector, Exception};
 use crate::state::{Cr0, Cr4, SegAttrs, SegReg};
-use vtx32_mmu::{walk32, Access, LinearAddr, PagingMode, PhysAddr};
+use vtx32_mmu::{paging, Access, LinearAddr, PhysAddr};
 
 impl Core {
     /// Recomputes the per-segment shortcuts after any segment-register or mode change.
@@ -111,16 +111,47 @@ impl Core {
 
     #[cold]
     fn translate_paged(&mut self, lin: u32, access: Access) -> Result<PhysAddr, Exception> {
-        let mode = PagingMode {
-            cr3: self.sregs.cr3,
-            pse: self.sregs.cr4.contains(Cr4::PSE),
-            wp: self.sregs.cr0.contains(Cr0::WP),
+        let mode = self.paging_mode();
+        let access = paging::Access {
+            kind: access,
+            user: self.sregs.cpl == 3,
         };
-        let user = self.sregs.cpl == 3;
-        walk32(&mut self.mem, mode, LinearAddr(lin), access, user).map_err(|pf| {
-            self.sregs.cr2 = pf.linear.0;
-            Exception::fault_code(vector::PF, pf.error_code)
-        })
+        vtx32_mmu::translate(&mut self.tlb, &mut self.mem, &mode, LinearAddr(lin), access).map_err(
+            |pf| {
+                self.sregs.cr2 = pf.linear.0;
+                Exception::fault_code(vector::PF, pf.error_code)
+            },
+        )
+    }
+
+    /// The paging controls of the current state (32-bit or PAE paging, §4.1).
+    pub(crate) fn paging_mode(&self) -> paging::PagingMode {
+        let cr4 = self.sregs.cr4;
+        paging::PagingMode {
+            cr3: self.sregs.cr3,
+            pae: cr4.contains(Cr4::PAE),
+            pse: cr4.contains(Cr4::PSE),
+            pge: cr4.contains(Cr4::PGE),
+            wp: self.sregs.cr0.contains(Cr0::WP),
+            // This model reports no execute-disable (CPUID.80000001H:EDX.NX = 0).
+            nxe: false,
+            pdptes: self.pdptes,
+        }
+    }
+
+    /// Loads the PDPTE registers when PAE paging is in use (SDM Vol. 3 §4.4.1); `false` if a
+    /// present PDPTE has reserved bits set (the caller raises #GP(0)).
+    pub(crate) fn load_pdptes_if_pae(&mut self) -> bool {
+        if !(self.sregs.cr0.contains(Cr0::PG) && self.sregs.cr4.contains(Cr4::PAE)) {
+            return true;
+        }
+        match paging::load_pdptes(&self.mem, self.sregs.cr3) {
+            Ok(p) => {
+                self.pdptes = p;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Translates a code fetch.

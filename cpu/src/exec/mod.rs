@@ -85,6 +85,11 @@ pub struct Core {
     pub(crate) seg_write_fast: [bool; 6],
     /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7).
     pub dr: [u32; 8],
+    /// The TLB (SDM Vol. 3 §4.10): translations stay usable until INVLPG, a CR3 write or a
+    /// paging-mode change flushes them.
+    pub(crate) tlb: Box<vtx32_mmu::Tlb>,
+    /// The PDPTE registers of PAE paging, loaded at CR3/CR0/CR4 writes (§4.4.1).
+    pub(crate) pdptes: [u64; 4],
     /// A port write asked for a processor reset.
     pub(crate) reset_pending: bool,
 }
@@ -129,6 +134,8 @@ impl Cpu {
             seg_write_fast: [false; 6],
             dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
             reset_pending: false,
+            tlb: Box::default(),
+            pdptes: [0; 4],
         };
         core.refresh_segment_fast_paths();
         Self {
@@ -150,12 +157,15 @@ impl Cpu {
         c.inhibit = false;
         c.fetch_dirty = true;
         c.refresh_segment_fast_paths();
+        c.tlb.flush_all();
         self.blocks.flush();
     }
 
     /// Called after the front-end changes registers directly (loaders, debuggers).
     pub fn state_changed(&mut self) {
         self.core.fetch_dirty = true;
+        self.core.tlb.flush_all();
+        self.core.load_pdptes_if_pae();
         self.core.refresh_segment_fast_paths();
     }
 

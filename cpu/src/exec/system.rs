@@ -191,10 +191,21 @@ fn set_cr0(c: &mut Core, v: u32) -> R {
     }
     // Reserved bits 6-15, 17 and 19-28 are ignored on writes (P6 behaviour: no #GP); they
     // read back as 0.
-    let was_pe = c.sregs.cr0.contains(Cr0::PE);
+    let old = c.sregs.cr0;
     c.sregs.cr0 = new;
-    if was_pe != new.contains(Cr0::PE) && !new.contains(Cr0::PE) {
+    // PAE paging coming into use (or CD/NW/PG changing under it) loads the PDPTEs; a bad
+    // one makes the write fault with no effect (SDM Vol. 3 §4.4.1).
+    let paging_bits = Cr0::PG | Cr0::CD | Cr0::NW;
+    if (old ^ new).intersects(paging_bits) && !c.load_pdptes_if_pae() {
+        c.sregs.cr0 = old;
+        return Err(Exception::gp(0));
+    }
+    if old.contains(Cr0::PE) && !new.contains(Cr0::PE) {
         c.sregs.cpl = 0;
+    }
+    // Turning paging on or off invalidates every translation (§4.10.4.1).
+    if (old ^ new).contains(Cr0::PG) {
+        c.tlb.flush_all();
     }
     c.refresh_segment_fast_paths();
     Ok(())
@@ -207,7 +218,17 @@ pub(crate) fn mov_to_cr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> 
     match i.op0_register() {
         Register::CR0 => set_cr0(c, v)?,
         Register::CR2 => c.sregs.cr2 = v,
-        Register::CR3 => c.sregs.cr3 = v & 0xFFFF_F018,
+        Register::CR3 => {
+            // A CR3 write loads the PDPTEs under PAE paging and flushes the non-global
+            // translations (SDM Vol. 3 §4.4.1, §4.10.4.1).
+            let old = c.sregs.cr3;
+            c.sregs.cr3 = v;
+            if !c.load_pdptes_if_pae() {
+                c.sregs.cr3 = old;
+                return Err(Exception::gp(0));
+            }
+            c.tlb.flush_non_global();
+        }
         Register::CR4 => {
             let supported = Cr4::VME
                 | Cr4::PVI
@@ -221,7 +242,17 @@ pub(crate) fn mov_to_cr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> 
             if v & !supported.bits() != 0 {
                 return Err(Exception::gp(0));
             }
-            c.sregs.cr4 = Cr4::from_bits_retain(v);
+            let old = c.sregs.cr4;
+            let new = Cr4::from_bits_retain(v);
+            c.sregs.cr4 = new;
+            let paging_bits = Cr4::PAE | Cr4::PGE | Cr4::PSE;
+            if (old ^ new).intersects(paging_bits) {
+                if !c.load_pdptes_if_pae() {
+                    c.sregs.cr4 = old;
+                    return Err(Exception::gp(0));
+                }
+                c.tlb.flush_all();
+            }
         }
         _ => return Err(Exception::ud()),
     }
@@ -319,11 +350,20 @@ pub(crate) fn load_far_pointer(c: &mut Core, _io: &mut dyn PortIo, i: &Instructi
     Ok(())
 }
 
-/// INVD / WBINVD / INVLPG: privileged; no caches or TLB to act on yet.
+/// INVD / WBINVD (privileged; no caches are modelled) and INVLPG (privileged: drops the
+/// TLB entries of the page holding the operand's linear address, global ones included, and
+/// never faults on the address, SDM INVLPG).
 pub(crate) fn cache_control(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     c.require_cpl0()?;
-    if i.mnemonic() == Mnemonic::Invlpg && i.op0_kind() != OpKind::Memory {
-        return Err(Exception::ud());
+    if i.mnemonic() == Mnemonic::Invlpg {
+        if i.op0_kind() != OpKind::Memory {
+            return Err(Exception::ud());
+        }
+        let seg = c.sregs.seg[Core::mem_seg(i) as usize].base;
+        let lin = seg.wrapping_add(c.ea(i));
+        c.tlb.invlpg(vtx32_mmu::LinearAddr(lin));
+        // The instruction-fetch translation is a TLB entry too.
+        c.fetch_dirty = true;
     }
     Ok(())
 }
