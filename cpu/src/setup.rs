@@ -48,4 +48,23 @@ impl Cpu {
         let d = self.fetch_decoded()?;
         Ok((lin, d))
     }
+
+    /// The physical address of a linear address as an instruction fetch at the current
+    /// privilege would see it, for traces and debuggers (`None` if it would fault). With
+    /// paging on this walks the tables, which may set accessed flags the fetch had set
+    /// anyway; the TLB is neither used nor changed.
+    pub fn debug_translate(&mut self, lin: u32) -> Option<vtx32_mmu::PhysAddr> {
+        let c = &mut self.core;
+        if !c.sregs.cr0.contains(Cr0::PG) {
+            return Some(vtx32_mmu::PhysAddr(u64::from(lin)));
+        }
+        let mode = c.paging_mode();
+        let access = vtx32_mmu::paging::Access {
+            kind: vtx32_mmu::paging::AccessKind::Execute,
+            user: c.sregs.cpl == 3,
+        };
+        vtx32_mmu::paging::walk(&mut c.mem, &mode, vtx32_mmu::LinearAddr(lin), access)
+            .ok()
+            .map(|t| t.phys)
+    }
 }

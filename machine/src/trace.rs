@@ -15,8 +15,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use iced_x86::{Formatter, Instruction, IntelFormatter};
-use vtx32_cpu::{Cpu, Cr0, Cr4, Eflags, EventKind, PortIo, SegAttrs, SegReg, StopReason};
-use vtx32_mmu::{walk32, Access, LinearAddr, PagingMode, PhysAddr};
+use vtx32_cpu::{Cpu, Cr0, Eflags, EventKind, PortIo, SegAttrs, SegReg, StopReason};
 
 /// Width of the bytes column (8 bytes; longer instructions push the line right).
 pub const BYTES_WIDTH: usize = 16;
@@ -250,24 +249,14 @@ fn pad(line: &mut String, used: usize, width: usize) {
     line.push_str("  ");
 }
 
-/// Reads instruction bytes at a linear address (through the page tables when paging is on).
+/// Reads instruction bytes at a linear address (through the page tables when paging is on;
+/// bytes on a page that would fault read as 0).
 fn read_linear(cpu: &mut Cpu, lin: u32, out: &mut [u8]) {
-    let c = &mut cpu.core;
-    if !c.sregs.cr0.contains(Cr0::PG) {
-        c.mem.read_bytes(PhysAddr(u64::from(lin)), out);
-        return;
-    }
-    let mode = PagingMode {
-        cr3: c.sregs.cr3,
-        pse: c.sregs.cr4.contains(Cr4::PSE),
-        wp: c.sregs.cr0.contains(Cr0::WP),
-    };
-    let user = c.sregs.cpl == 3;
     for (i, b) in out.iter_mut().enumerate() {
         let l = lin.wrapping_add(i as u32);
-        *b = match walk32(&mut c.mem, mode, LinearAddr(l), Access::Execute, user) {
-            Ok(pa) => c.mem.read_u8(pa),
-            Err(_) => 0,
+        *b = match cpu.debug_translate(l) {
+            Some(pa) => cpu.core.mem.read_u8(pa),
+            None => 0,
         };
     }
 }

@@ -3,9 +3,7 @@
 //! the paging walks (SDM Vol. 3 ch. 4: 32-bit and PAE paging, [`paging`]) and a software
 //! TLB ([`tlb`]). With CR0.PG = 0 a linear address is the physical address.
 //!
-//! The crate-root `walk32`, `PagingMode` and `Access` are the 32-bit-only interface the CPU
-//! uses today (`PagingMode` is [`paging::LegacyMode`], `Access` is [`paging::AccessKind`]);
-//! the full interface is [`paging::walk`], [`paging::PagingMode`], [`paging::Access`] and
+//! The interface: [`paging::walk`], [`paging::PagingMode`], [`paging::Access`] and
 //! [`tlb::translate`].
 
 mod addr;
@@ -14,6 +12,6 @@ mod phys;
 pub mod tlb;
 
 pub use addr::{LinearAddr, PhysAddr};
-pub use paging::{walk32, AccessKind as Access, LegacyMode as PagingMode, PageFault};
+pub use paging::PageFault;
 pub use phys::{MemError, PhysMem, CODE_LINE_SHIFT, MAX_ROM_SIZE, ROM_GRANULE};
 pub use tlb::{translate, Tlb};

@@ -612,32 +612,3 @@ fn faulting_walks_write_nothing() {
         assert_eq!((r64(&m, 0x4018), r64(&m, 0x5028)), before);
     }
 }
-
-// ---------------------------------------------------------------- the CPU's interface
-
-#[test]
-fn walk32_wrapper_matches_walk() {
-    let mut m = mem();
-    tree32_4k(&mut m, P | RW | US, P | US);
-    let mode = vtx32_mmu::PagingMode {
-        cr3: 0x1000,
-        pse: false,
-        wp: true,
-    };
-    let r = vtx32_mmu::walk32(
-        &mut m,
-        mode,
-        LinearAddr(0x0040_3123),
-        vtx32_mmu::Access::Read,
-        true,
-    );
-    assert_eq!(r, Ok(PhysAddr(0x0055_5123)));
-    let r = vtx32_mmu::walk32(
-        &mut m,
-        mode,
-        LinearAddr(0x0040_3123),
-        vtx32_mmu::Access::Write,
-        false,
-    );
-    assert_eq!(r.map_err(|e| e.error_code), Err(PF_P | PF_W));
-}

@@ -4,7 +4,8 @@
 use super::Core;
 use crate::exception::{vector, Exception};
 use crate::state::{Cr0, Cr4, SegAttrs, SegReg};
-use vtx32_mmu::{paging, Access, LinearAddr, PhysAddr};
+use vtx32_mmu::paging::{self, AccessKind as Access};
+use vtx32_mmu::{LinearAddr, PhysAddr};
 
 impl Core {
     /// Recomputes the per-segment shortcuts after any segment-register or mode change.

@@ -15,10 +15,6 @@
 //!
 //! Walks are pure functions of the memory and a [`PagingMode`]; the software TLB that
 //! caches their results is [`crate::tlb`].
-//!
-//! The crate root keeps the 32-bit-only interface the CPU uses today ([`walk32`],
-//! [`LegacyMode`] exported as `PagingMode`, [`AccessKind`] exported as `Access`); it is a
-//! thin wrapper over [`walk`].
 
 pub mod legacy;
 pub mod pae;
@@ -297,32 +293,4 @@ pub fn walk(
     } else {
         legacy::walk(mem, mode, linear, access)
     }
-}
-
-/// The 32-bit paging controls of the interface the CPU uses today (crate root `PagingMode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LegacyMode {
-    pub cr3: u32,
-    /// CR4.PSE: 4 MiB pages allowed.
-    pub pse: bool,
-    /// CR0.WP: supervisor writes honour R/W.
-    pub wp: bool,
-}
-
-/// 32-bit paging walk (no PGE, no PAE) for the CPU's current call sites; `user` is a
-/// user-mode access. Same rules as [`walk`].
-pub fn walk32(
-    mem: &mut PhysMem,
-    mode: LegacyMode,
-    lin: LinearAddr,
-    access: AccessKind,
-    user: bool,
-) -> Result<PhysAddr, PageFault> {
-    let mode = PagingMode {
-        cr3: mode.cr3,
-        pse: mode.pse,
-        wp: mode.wp,
-        ..PagingMode::default()
-    };
-    legacy::walk(mem, &mode, lin, Access::new(access, user)).map(|t| t.phys)
 }
