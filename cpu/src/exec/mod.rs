@@ -16,6 +16,7 @@ mod shift;
 mod stack;
 mod string;
 mod system;
+mod task_register;
 
 use crate::exception::Exception;
 use crate::icache::{BlockCache, BlockRef, Decoded, MAX_BLOCK_INSNS};
