@@ -8,6 +8,7 @@
 
 use crate::romkit::Asm;
 
+mod interrupts;
 mod kit;
 mod paging;
 
@@ -22,6 +23,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "kit",
         build: kit::rom,
+    },
+    TestRom {
+        name: "interrupts",
+        build: interrupts::rom,
     },
     TestRom {
         name: "paging",
