@@ -8,6 +8,7 @@
 
 use crate::romkit::Asm;
 
+mod control_registers;
 mod interrupts;
 mod kit;
 mod paging;
@@ -20,6 +21,10 @@ pub struct TestRom {
 
 /// Every test ROM.
 pub const ROMS: &[TestRom] = &[
+    TestRom {
+        name: "control_registers",
+        build: control_registers::rom,
+    },
     TestRom {
         name: "kit",
         build: kit::rom,
