@@ -12,6 +12,7 @@ mod io;
 mod memory;
 mod muldiv;
 mod operand;
+mod protection;
 mod shift;
 mod stack;
 mod string;
@@ -92,6 +93,9 @@ pub struct Core {
     pub(crate) pdptes: [u64; 4],
     /// A port write asked for a processor reset.
     pub(crate) reset_pending: bool,
+    /// Set when a task switch passed its commit point (SDM §7.3 step 12): a fault raised
+    /// after it belongs to the new task, so interrupt delivery must not roll back.
+    pub(crate) task_committed: bool,
 }
 
 /// A processor: the core plus its decoded-instruction cache.
@@ -134,6 +138,7 @@ impl Cpu {
             seg_write_fast: [false; 6],
             dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
             reset_pending: false,
+            task_committed: false,
             tlb: Box::default(),
             pdptes: [0; 4],
         };
