@@ -10,6 +10,7 @@ use crate::romkit::Asm;
 
 mod kit;
 mod paging;
+mod segmentation;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -26,6 +27,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "paging",
         build: paging::rom,
+    },
+    TestRom {
+        name: "segmentation",
+        build: segmentation::rom,
     },
 ];
 
