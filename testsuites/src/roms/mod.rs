@@ -11,6 +11,7 @@ use crate::romkit::Asm;
 mod kit;
 mod paging;
 mod segmentation;
+mod tasks;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -31,6 +32,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "segmentation",
         build: segmentation::rom,
+    },
+    TestRom {
+        name: "tasks",
+        build: tasks::rom,
     },
 ];
 
