@@ -297,9 +297,7 @@ impl Core {
         let r = (|| {
             let rpl = (cs_sel & 3) as u8;
             if rpl > cpl {
-                let new_esp = self.peek(3 * size, size)?;
-                let new_ss = self.peek(4 * size, size)? as u16;
-                self.far_return_checked(cs_sel, eip, op32, Some((new_ss, new_esp)))?;
+                self.far_return_checked(cs_sel, eip, op32, Some((3 * size, 0)))?;
             } else {
                 self.far_return_checked(cs_sel, eip, op32, None)?;
                 let sp = old_sp.wrapping_add(3 * size);
@@ -317,13 +315,15 @@ impl Core {
         Ok(())
     }
 
-    /// The CS checks shared by far RET and IRET, then the transfer.
+    /// The CS checks shared by far RET and IRET, then the transfer. For a return to an outer
+    /// level, `outer` = (depth of the outer ESP on the stack, bytes to add to it): the outer
+    /// SS:ESP are read only after the CS checks passed (SDM RET and IRET "Operation").
     pub(crate) fn far_return_checked(
         &mut self,
         sel: u16,
         eip: u32,
         op32: bool,
-        outer: Option<(u16, u32)>,
+        outer: Option<(u32, u32)>,
     ) -> Result<(), Exception> {
         let err = |s: u16| Exception::gp(u32::from(s & 0xFFFC));
         if sel & 0xFFFC == 0 {
@@ -358,7 +358,12 @@ impl Core {
                 self.next_eip = eip;
                 Ok(())
             }
-            Some((ss, esp)) => self.return_to_outer(cs, eip, ss, esp, op32),
+            Some((depth, add)) => {
+                let size = if op32 { 4 } else { 2 };
+                let esp = self.peek(depth, size)?.wrapping_add(add);
+                let ss = self.peek(depth + size, size)? as u16;
+                self.return_to_outer(cs, eip, ss, esp, op32)
+            }
         }
     }
 

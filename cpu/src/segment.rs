@@ -3,8 +3,8 @@
 //! Real and virtual-8086 mode loads set base = selector << 4. Protected-mode loads read the
 //! descriptor from the GDT or LDT, check type, privilege and presence, set the accessed bit,
 //! and fill the descriptor cache. Far JMP/CALL/RET to code segments at the same privilege
-//! level and far RET to an outer level are here; call gates and task switches are raised as
-//! #GP until they are modelled.
+//! level and far RET to an outer level are here; far JMP/CALL to call gates, task gates and
+//! TSSs continue in `call_gate.rs` and `task.rs`.
 
 use crate::exception::{vector, Exception};
 use crate::exec::Core;
@@ -343,15 +343,9 @@ impl Core {
         }
         let rpl = (sel & 3) as u8;
         if rpl > self.sregs.cpl {
-            // Return to an outer privilege level: the outer SS:ESP sit above the parameters.
-            let new_esp = self.peek(2 * size + imm, size)?;
-            let new_ss = self.peek(3 * size + imm, size)? as u16;
-            return self.far_return_checked(
-                sel,
-                off,
-                op32,
-                Some((new_ss, new_esp.wrapping_add(imm))),
-            );
+            // Return to an outer privilege level: the outer SS:ESP sit above the parameters
+            // and are read after the CS checks (SDM RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL).
+            return self.far_return_checked(sel, off, op32, Some((2 * size + imm, imm)));
         }
         let sp = self.regs.gpr[gpr::ESP].wrapping_add(2 * size + imm);
         self.far_return_checked(sel, off, op32, None)?;

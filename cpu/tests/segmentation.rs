@@ -653,3 +653,21 @@ fn far_call_checks_the_descriptor_before_the_stack() {
     );
     assert_eq!(exc(stop), (GP, Some(0x40)));
 }
+
+#[test]
+fn far_ret_to_an_outer_level_checks_cs_before_reading_the_outer_stack() {
+    let g = base_gdt();
+    let (_, stop) = run_sys(
+        |a| {
+            a.mov(esp, 0x7FF8u32)?;
+            a.push(u32::from(DATA3))?; // RPL 3, but a data segment
+            a.push(0x1000u32)?;
+            a.retf()
+        },
+        &g,
+        &[],
+        // The outer SS:ESP would lie beyond the stack limit (#SS(0) if read first).
+        |cpu| cpu.core.sregs.seg[SegReg::Ss as usize].limit = 0x7FF7,
+    );
+    assert_eq!(exc(stop), (GP, Some(0x20)));
+}
