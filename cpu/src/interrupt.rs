@@ -4,7 +4,7 @@
 //! gates, 16- and 32-bit, at the same privilege level or with a stack switch to an inner
 //! level from the TSS (§6.12.1), including from virtual-8086 mode to ring 0 (§20.3.1).
 //! Faults during delivery combine into #DF per Table 6-5; a fault while delivering #DF is a
-//! triple fault (shutdown). Task gates are not modelled yet: they raise #GP.
+//! triple fault (shutdown). Task gates switch tasks (`task.rs`).
 
 use crate::exception::{vector, EventKind, Exception, ExceptionClass};
 use crate::exec::Core;
@@ -21,16 +21,21 @@ impl Core {
             let regs = self.regs;
             let sregs = self.sregs;
             let next_eip = self.next_eip;
+            self.task_committed = false;
             match self.deliver_once(cur) {
                 Ok(()) => {
                     self.refresh_segment_fast_paths();
                     return Ok(());
                 }
                 Err(second) => {
-                    // Delivery is all or nothing.
-                    self.regs = regs;
-                    self.sregs = sregs;
-                    self.next_eip = next_eip;
+                    // Delivery is all or nothing, except for a task switch that passed its
+                    // commit point: the fault is then raised in the new task (SDM §7.3).
+                    if !self.task_committed {
+                        self.regs = regs;
+                        self.sregs = sregs;
+                        self.next_eip = next_eip;
+                    }
+                    self.task_committed = false;
                     self.refresh_segment_fast_paths();
                     if cur.vector == vector::DF {
                         return Err(());
@@ -116,8 +121,8 @@ impl Core {
         let gate_type = (hi >> 8) & 0x1F;
         let gate32 = match gate_type {
             0x0E | 0x0F => true,
-            0x06 | 0x07 => false,
-            // Task gates (0x05): not modelled yet.
+            // 16-bit gates; a task gate (5) has no offset and switches tasks below.
+            0x05..=0x07 => false,
             _ => return Err(Exception::gp(idt_err)),
         };
         let trap_gate = gate_type & 1 == 1;
@@ -130,6 +135,9 @@ impl Core {
         }
         if hi & (1 << 15) == 0 {
             return Err(Exception::fault_code(vector::NP, idt_err));
+        }
+        if gate_type == 0x05 {
+            return self.interrupt_task_gate(lo, e.error_code(), ext);
         }
         let sel = (lo >> 16) as u16;
         let offset = if gate32 {
@@ -158,11 +166,11 @@ impl Core {
             let old_esp = self.regs.gpr[gpr::ESP];
             let saved_data: [u32; 4] = [SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es]
                 .map(|s| u32::from(self.sregs.seg[s as usize].selector));
+            let ss = self.inner_stack_segment(ss_sel, new_cpl, ext)?;
             self.sregs.cpl = new_cpl;
             self.regs.eflags.remove(Eflags::VM);
-            self.load_data_segment(SegReg::Ss, ss_sel).map_err(|x| {
-                Exception::fault_code(vector::TS, x.error_code().unwrap_or(0) | ext)
-            })?;
+            self.sregs.seg[SegReg::Ss as usize] = ss;
+            self.refresh_segment_fast_paths();
             self.regs.gpr[gpr::ESP] = esp;
             if !self.stack32() {
                 self.regs.gpr[gpr::ESP] &= 0xFFFF;
@@ -203,11 +211,11 @@ impl Core {
         Ok(())
     }
 
-    /// SS:ESP for privilege level `cpl` from the current TSS (32- or 16-bit).
-    fn tss_stack(&mut self, cpl: u8, ext: u32) -> Result<(u16, u32), Exception> {
+    /// SS:ESP for privilege level `cpl` from the current TSS (32- or 16-bit): #TS(TSS
+    /// selector) if the fields lie beyond the TSS limit; page faults on the TSS are raised
+    /// as such.
+    pub(crate) fn tss_stack(&mut self, cpl: u8, ext: u32) -> Result<(u16, u32), Exception> {
         let tr = self.sregs.tr;
-        let ts =
-            |_: Exception| Exception::fault_code(vector::TS, u32::from(tr.selector & 0xFFFC) | ext);
         let tss32 = tr.attrs.seg_type() & 8 != 0;
         let c = u32::from(cpl);
         let (esp_off, ss_off, esp_size) = if tss32 {
@@ -221,10 +229,8 @@ impl Core {
                 u32::from(tr.selector & 0xFFFC) | ext,
             ));
         }
-        let esp = self
-            .read_sys(tr.base.wrapping_add(esp_off), esp_size)
-            .map_err(ts)?;
-        let ss = self.read_sys(tr.base.wrapping_add(ss_off), 2).map_err(ts)? as u16;
+        let esp = self.read_sys(tr.base.wrapping_add(esp_off), esp_size)?;
+        let ss = self.read_sys(tr.base.wrapping_add(ss_off), 2)? as u16;
         Ok((ss, esp))
     }
 
@@ -267,8 +273,8 @@ impl Core {
             return Ok(());
         }
         if self.regs.eflags.contains(Eflags::NT) {
-            // Return from a nested task: task switching is not modelled yet.
-            return Err(Exception::gp(0));
+            // Return from a nested task (SDM IRET "TASK-RETURN").
+            return self.task_return();
         }
         let eip = self.peek(0, size)?;
         let cs_sel = self.peek(size, size)? as u16;
@@ -296,9 +302,7 @@ impl Core {
         let r = (|| {
             let rpl = (cs_sel & 3) as u8;
             if rpl > cpl {
-                let new_esp = self.peek(3 * size, size)?;
-                let new_ss = self.peek(4 * size, size)? as u16;
-                self.far_return_checked(cs_sel, eip, op32, Some((new_ss, new_esp)))?;
+                self.far_return_checked(cs_sel, eip, op32, Some((3 * size, 0)))?;
             } else {
                 self.far_return_checked(cs_sel, eip, op32, None)?;
                 let sp = old_sp.wrapping_add(3 * size);
@@ -316,13 +320,15 @@ impl Core {
         Ok(())
     }
 
-    /// The CS checks shared by far RET and IRET, then the transfer.
+    /// The CS checks shared by far RET and IRET, then the transfer. For a return to an outer
+    /// level, `outer` = (depth of the outer ESP on the stack, bytes to add to it): the outer
+    /// SS:ESP are read only after the CS checks passed (SDM RET and IRET "Operation").
     pub(crate) fn far_return_checked(
         &mut self,
         sel: u16,
         eip: u32,
         op32: bool,
-        outer: Option<(u16, u32)>,
+        outer: Option<(u32, u32)>,
     ) -> Result<(), Exception> {
         let err = |s: u16| Exception::gp(u32::from(s & 0xFFFC));
         if sel & 0xFFFC == 0 {
@@ -332,7 +338,7 @@ impl Core {
         if rpl < self.sregs.cpl {
             return Err(err(sel));
         }
-        let (d, _) = self.read_descriptor(sel)?;
+        let (mut d, addr) = self.read_descriptor(sel)?;
         let a = d.attrs();
         if !a.contains(SegAttrs::S) || !a.contains(SegAttrs::CODE) {
             return Err(err(sel));
@@ -344,11 +350,12 @@ impl Core {
         if !a.contains(SegAttrs::P) {
             return Err(Exception::fault_code(vector::NP, u32::from(sel & 0xFFFC)));
         }
-        let cs = d.segment(sel);
         let eip = if op32 { eip } else { eip & 0xFFFF };
-        if eip > cs.limit {
+        if eip > d.limit() {
             return Err(Exception::gp(0));
         }
+        self.mark_accessed(&mut d, addr)?;
+        let cs = d.segment(sel);
         match outer {
             None => {
                 self.sregs.seg[SegReg::Cs as usize] = cs;
@@ -356,7 +363,12 @@ impl Core {
                 self.next_eip = eip;
                 Ok(())
             }
-            Some((ss, esp)) => self.return_to_outer(cs, eip, ss, esp, op32),
+            Some((depth, add)) => {
+                let size = if op32 { 4 } else { 2 };
+                let esp = self.peek(depth, size)?.wrapping_add(add);
+                let ss = self.peek(depth + size, size)? as u16;
+                self.return_to_outer(cs, eip, ss, esp, op32)
+            }
         }
     }
 

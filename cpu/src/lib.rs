@@ -6,6 +6,7 @@
 //! `model` (CPUID and cycle costs). The core knows nothing of boards or front-ends: ports go
 //! through the [`PortIo`] trait and every run returns a [`StopReason`].
 
+mod call_gate;
 pub mod exception;
 mod exec;
 mod icache;
@@ -14,6 +15,7 @@ pub mod model;
 mod segment;
 mod setup;
 pub mod state;
+mod task;
 
 pub use exception::{EventKind, Exception};
 pub use exec::{

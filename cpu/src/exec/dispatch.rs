@@ -2,8 +2,8 @@
 //! it enters the decoded-instruction cache.
 
 use super::{
-    alu, bcd, bits, control, io, muldiv, shift, stack, string, system, task_register, Core,
-    Handler, PortIo,
+    alu, bcd, bits, control, io, muldiv, protection, shift, stack, string, system, task_register,
+    Core, Handler, PortIo,
 };
 use crate::exception::{vector, Exception};
 use crate::model::CostClass;
@@ -219,6 +219,9 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
         M::Sldt | M::Str => (task_register::store_selector, K::Simple),
         M::Lmsw | M::Smsw | M::Clts => (system::msw, K::System),
         M::Invd | M::Wbinvd | M::Invlpg => (system::cache_control, K::System),
+        M::Lar | M::Lsl => (protection::lar_lsl, K::System),
+        M::Verr | M::Verw => (protection::verr_verw, K::System),
+        M::Arpl => (protection::arpl, K::Simple),
         M::Ud0 | M::Ud1 | M::Ud2 => (invalid, K::Simple),
         M::Wait => (x87, K::Simple),
         _ if is_x87(i) => (x87, K::Simple),

@@ -12,6 +12,7 @@ mod io;
 mod memory;
 mod muldiv;
 mod operand;
+mod protection;
 mod shift;
 mod stack;
 mod string;
@@ -102,6 +103,9 @@ pub struct Core {
     /// The cycle at which the board's next device event is due: [`Cpu::run`] returns
     /// [`StopReason::EventDue`] once the cycle counter reaches it.
     pub event_cycle: u64,
+    /// Set when a task switch passed its commit point (SDM §7.3 step 12): a fault raised
+    /// after it belongs to the new task, so interrupt delivery must not roll back.
+    pub(crate) task_committed: bool,
 }
 
 /// A processor: the core plus its decoded-instruction cache.
@@ -146,6 +150,7 @@ impl Cpu {
             reset_pending: false,
             halted: false,
             event_cycle: u64::MAX,
+            task_committed: false,
             tlb: Box::default(),
             pdptes: [0; 4],
         };

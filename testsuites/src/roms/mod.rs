@@ -13,6 +13,8 @@ mod external_interrupts;
 mod interrupts;
 mod kit;
 mod paging;
+mod segmentation;
+mod tasks;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -41,6 +43,14 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "paging",
         build: paging::rom,
+    },
+    TestRom {
+        name: "segmentation",
+        build: segmentation::rom,
+    },
+    TestRom {
+        name: "tasks",
+        build: tasks::rom,
     },
 ];
 
