@@ -28,7 +28,7 @@ Exit status (docs/exit-status.md):
   (v<<1)|1  the guest wrote v to the debug-exit port 0xF4 (QEMU isa-debug-exit; low 8 bits)
   0         the guest wrote \"Shutdown\" to port 0x8900 (Bochs)
   2         bad input: missing or unreadable file, bad ROM size, bad --ram, bad --load,
-            unknown flag
+            unknown --demo, unknown flag
   4         halted (HLT)
   6         triple fault (processor shutdown)
   8         --max-instructions reached
