@@ -35,6 +35,9 @@ impl Core {
                     if cur.vector == vector::DF {
                         return Err(());
                     }
+                    // EXT (§6.13): set when the event being delivered was not a software
+                    // interrupt (INT n, INT3, INTO).
+                    let ext = matches!(cur.kind, EventKind::Fault | EventKind::External);
                     use ExceptionClass::*;
                     let df = matches!(
                         (cur.class(), second.class()),
@@ -51,9 +54,11 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering is an external event (EXT = 1).
-                    if let Some(code) = cur.error_code() {
-                        cur.set_error_code(Some(code | 1));
+                    // A #PF error code has no EXT bit (bit 0 is P).
+                    if ext && cur.vector != vector::PF {
+                        if let Some(code) = cur.error_code() {
+                            cur.set_error_code(Some(code | 1));
+                        }
                     }
                     if cur.vector == vector::DF {
                         cur.set_error_code(Some(0));
