@@ -12,6 +12,7 @@ mod control_registers;
 mod interrupts;
 mod kit;
 mod paging;
+mod sensitive;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -36,6 +37,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "paging",
         build: paging::rom,
+    },
+    TestRom {
+        name: "sensitive",
+        build: sensitive::rom,
     },
 ];
 
