@@ -42,6 +42,10 @@ pub const ROMS: &[TestRom] = &[
         name: "sensitive",
         build: sensitive::rom,
     },
+    TestRom {
+        name: "sensitive_protection",
+        build: sensitive::protection_rom,
+    },
 ];
 
 /// The ROM called `name`.

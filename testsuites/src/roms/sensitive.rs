@@ -30,6 +30,7 @@ const IOPL3: u32 = 3 << 12;
 /// IOPL 2, IF clear, OF SF ZF AF PF CF set.
 const FLAGS_IOPL2: u32 = 0x2000 | 0x8D5 | 0x2;
 
+/// The `sensitive` ROM: the register stores, PUSHF/POPF and the segment registers.
 pub fn rom() -> Asm<Vec<u8>> {
     let mut r = Rom::new("sensitive")?;
     tables(&mut r)?;
@@ -41,9 +42,19 @@ pub fn rom() -> Asm<Vec<u8>> {
         at_ring(&mut r, ring, stack_and_selectors)?;
         r.a.push(0x2)?;
         r.a.popfd()?;
-        at_ring(&mut r, ring, protection)?;
     }
     popf_cases(&mut r)?;
+    r.finish()
+}
+
+/// The `sensitive_protection` ROM: LAR, LSL, VERR, VERW at CPL 0, 1 and 3.
+pub fn protection_rom() -> Asm<Vec<u8>> {
+    let mut r = Rom::new("sensitive_protection")?;
+    tables(&mut r)?;
+    for ring in [0u8, 1, 3] {
+        r.print(&format!("-- ring {ring}\n"))?;
+        at_ring(&mut r, ring, protection)?;
+    }
     r.finish()
 }
 
