@@ -44,6 +44,7 @@ pub fn rom() -> Asm<Vec<u8>> {
         r.a.popfd()?;
     }
     popf_cases(&mut r)?;
+    store_faults(&mut r)?;
     r.finish()
 }
 
@@ -252,6 +253,40 @@ fn protection(r: &mut Rom) -> Asm {
 fn zf_to_edx(r: &mut Rom) -> Asm {
     r.a.mov(edx, 0u32)?;
     r.a.setz(dl)
+}
+
+/// The stores still obey segment protection at ring 3 (SDM SGDT/SMSW/STR/MOV "Protected
+/// Mode Exceptions": #GP(0) for a non-writable segment or beyond the limit).
+fn store_faults(r: &mut Rom) -> Asm {
+    r.print("-- stores at ring 3: read-only segment, limit 0x1234\n")?;
+    let ronly = u32::from(DATA3_RONLY | 3);
+    let small = u32::from(DATA3_SMALL | 3);
+    type Store = fn(&mut CodeAssembler) -> Asm;
+    let cases: [(&str, u32, Store); 7] = [
+        ("sgdt read-only", ronly, |a| a.sgdt(ptr(BUF).es())),
+        ("str read-only", ronly, |a| a.str(word_ptr(BUF).es())),
+        ("mov m16,cs read-only", ronly, |a| {
+            a.mov(word_ptr(BUF).es(), cs)
+        }),
+        ("sgdt ending at the limit", small, |a| {
+            a.sgdt(ptr(0x122Fu32).es())
+        }),
+        ("sgdt one byte over", small, |a| a.sgdt(ptr(0x1230u32).es())),
+        ("sidt one byte over", small, |a| a.sidt(ptr(0x1230u32).es())),
+        ("smsw m16 one byte over", small, |a| {
+            a.smsw(word_ptr(0x1234u32).es())
+        }),
+    ];
+    for (name, sel, store) in cases {
+        r.print(&format!("{name}: "))?;
+        r.in_ring(3, |r| {
+            r.a.mov(eax, sel)?;
+            r.a.mov(es, ax)?;
+            store(&mut r.a)?;
+            r.print("no fault\n")
+        })?;
+    }
+    Ok(())
 }
 
 /// POPFD (and POPF) of an image that flips IF, IOPL, and CF/DF/AC, at each (CPL, IOPL, IF)
