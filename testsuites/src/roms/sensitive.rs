@@ -289,8 +289,9 @@ fn store_faults(r: &mut Rom) -> Asm {
     Ok(())
 }
 
-/// POPFD (and POPF) of an image that flips IF, IOPL, and CF/DF/AC, at each (CPL, IOPL, IF)
-/// case: no fault; IF changes only when CPL <= IOPL, IOPL only at CPL 0 (SDM POPF).
+/// POPFD (and POPF) of an image that flips IF, IOPL and CF/DF/NT/AC/ID, at each (CPL,
+/// IOPL, IF) case: no fault; IF changes only when CPL <= IOPL, IOPL only at CPL 0 (SDM
+/// POPF); the 16-bit POPF leaves bits 31:16 (AC, ID) alone.
 fn popf_cases(r: &mut Rom) -> Asm {
     r.print("-- popf\n")?;
     for (ring, iopl, iflag) in [
@@ -313,7 +314,7 @@ fn popf_cases(r: &mut Rom) -> Asm {
             a.pushfd()?;
             a.pop(ebx)?;
             a.mov(eax, ebx)?;
-            a.xor(eax, IF | IOPL3 | 0x0004_0401)?; // IF, IOPL, AC, DF, CF
+            a.xor(eax, IF | IOPL3 | 0x0024_4401)?; // IF, IOPL, ID, AC, NT, DF, CF
             a.push(eax)?;
             a.popfd()?;
             a.pushfd()?;
