@@ -34,7 +34,7 @@
 //! | 0x500-0x5FF | monitor variables ([`var`]) |
 //! | 0x1000 / 0x1800 / 0x1900 | monitor IDT (256 gates), GDT ([`GDT`]), TSS |
 //! | 0x2000 / 0x3000 | page directory, page table |
-//! | 0x20000 | guest kernel data page (its own GDT and IDT, the secret the application overwrites) |
+//! | 0x20000 | guest kernel data page (its GDT and IDT, the secret its application overwrites) |
 //! | 0x21000 | guest kernel stack page |
 //! | 0x30000 | application stack page |
 //! | 0x80000 / 0x90000 | monitor stack tops for traps (TSS ESP0) and for its main code |
@@ -698,10 +698,11 @@ impl<'a> Mon<'a> {
         let mut l = next();
         self.a.set_label(&mut l)?;
         self.say(&format!(
-            "  application   writes {:08x} to the guest kernel's data at {:08x}: no fault, kernel data now ",
+            "  application   writes {:08x} to the guest kernel's data at {:08x}: ",
             guest::SECRET_APP,
             guest::SECRET
         ))?;
+        self.say("no fault, kernel data now ")?;
         self.hex_mem(f(frame::EBX), 8)?;
         self.verdict(
             leak::RING_COMPRESSION,
