@@ -46,6 +46,11 @@ pub const ROMS: &[TestRom] = &[
         name: "sensitive_protection",
         build: sensitive::protection_rom,
     },
+    // `vtx32 run --demo deprivilege` (not a kit ROM; it follows the same exit conventions).
+    TestRom {
+        name: "deprivilege",
+        build: || Ok(vtx32_machine::demos::deprivilege::rom()),
+    },
 ];
 
 /// The ROM called `name`.
