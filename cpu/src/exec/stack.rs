@@ -226,6 +226,11 @@ pub(crate) fn popf(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let e = c.regs.eflags.bits();
     let new = ((e & !changeable) | (v & changeable)) & !Eflags::RF.bits();
     c.regs.eflags = Eflags::from_bits_retain(new) | Eflags::FIXED1;
+    // Interrupts enabled by POPF are recognized before the next instruction: leave the
+    // block so the run loop looks at the INTR line.
+    if (new & !e) & Eflags::IF.bits() != 0 {
+        c.fetch_dirty = true;
+    }
     Ok(())
 }
 
