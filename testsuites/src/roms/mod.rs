@@ -14,6 +14,7 @@ mod interrupts;
 mod kit;
 mod paging;
 mod segmentation;
+mod sensitive;
 mod tasks;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
@@ -51,6 +52,19 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "tasks",
         build: tasks::rom,
+    },
+    TestRom {
+        name: "sensitive",
+        build: sensitive::rom,
+    },
+    TestRom {
+        name: "sensitive_protection",
+        build: sensitive::protection_rom,
+    },
+    // `vtx32 run --demo deprivilege` (not a kit ROM; it follows the same exit conventions).
+    TestRom {
+        name: "deprivilege",
+        build: || Ok(vtx32_machine::demos::deprivilege::rom()),
     },
 ];
 
