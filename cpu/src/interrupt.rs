@@ -229,7 +229,7 @@ impl Core {
         let size = if op32 { 4 } else { 2 };
         if !self.protected() || self.v86() {
             if self.v86() && self.iopl() < 3 {
-                return Err(Exception::gp(0));
+                return self.v86_iret(op32);
             }
             let eip = self.peek(0, size)?;
             let cs = self.peek(size, size)? as u16;
@@ -356,27 +356,27 @@ impl Core {
     }
 
     /// IRETD from CPL 0 to virtual-8086 mode (§20.3.1): pops EIP, CS, EFLAGS, ESP, SS, ES,
-    /// DS, FS, GS; CPL becomes 3.
+    /// DS, FS, GS; CPL becomes 3. An EIP beyond the 64-KiB virtual-8086 CS limit is #GP(0)
+    /// (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE), with nothing changed.
     fn iret_to_v86(&mut self, eip: u32, cs: u16, fl: u32) -> Result<(), Exception> {
+        if eip > 0xFFFF {
+            return Err(Exception::gp(0));
+        }
         let mut vals = [0u32; 6];
         for (k, v) in vals.iter_mut().enumerate() {
             *v = self.peek(12 + 4 * k as u32, 4)?;
         }
         let [esp, ss, es, ds, fs, gs] = vals;
         self.regs.eflags = Eflags::from_bits_retain((fl & Eflags::WRITABLE.bits()) | 2);
-        let v86 = |sel: u32| {
-            Segment::real_mode_with(
-                sel as u16,
-                SegAttrs::P
-                    | SegAttrs::S
-                    | SegAttrs::RW
-                    | SegAttrs::ACCESSED
-                    | SegAttrs::from_bits_retain(3 << 5),
-            )
-        };
-        let mut code = v86(u32::from(cs));
-        code.attrs |= SegAttrs::CODE;
-        self.sregs.seg = [v86(es), code, v86(ss), v86(ds), v86(fs), v86(gs)];
+        let v86 = |sel: u32| Core::v86_segment(sel as u16, false);
+        self.sregs.seg = [
+            v86(es),
+            Core::v86_segment(cs, true),
+            v86(ss),
+            v86(ds),
+            v86(fs),
+            v86(gs),
+        ];
         self.sregs.cpl = 3;
         self.regs.gpr[gpr::ESP] = esp;
         self.next_eip = eip & 0xFFFF;

@@ -14,6 +14,7 @@ pub mod model;
 mod segment;
 mod setup;
 pub mod state;
+mod v86;
 
 pub use exception::{EventKind, Exception};
 pub use exec::{

@@ -15,6 +15,7 @@ mod operand;
 mod shift;
 mod stack;
 mod string;
+mod sysenter;
 mod system;
 
 use crate::exception::Exception;
