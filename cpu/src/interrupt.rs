@@ -42,6 +42,7 @@ impl Core {
                             | (PageFault, Contributory)
                             | (PageFault, PageFault)
                     );
+                    let prev_kind = cur.kind;
                     let second = Exception {
                         kind: EventKind::Fault,
                         ..second
@@ -51,8 +52,12 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering is an external event (EXT = 1).
-                    if let Some(code) = cur.error_code() {
+                    // A fault raised while delivering an exception or external event
+                    // has EXT = 1; while delivering INT n / INT3 / INTO it has EXT = 0
+                    // (SDM Vol. 3 §6.13). Page-fault error codes have no EXT bit.
+                    let ext = matches!(prev_kind, EventKind::Fault | EventKind::External);
+                    if let Some(code) = cur.error_code().filter(|_| ext && cur.vector != vector::PF)
+                    {
                         cur.set_error_code(Some(code | 1));
                     }
                     if cur.vector == vector::DF {
