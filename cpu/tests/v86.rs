@@ -383,23 +383,6 @@ fn redirection_bitmap_beyond_the_tss_limit_is_gp0() {
 
 #[test]
 fn in_out_in_v86_use_only_the_io_bitmap() {
-    struct Ports(Vec<u16>);
-    impl vtx32_cpu::PortIo for Ports {
-        fn io_in(&mut self, p: u16, _: vtx32_cpu::IoSize, _: &mut vtx32_mmu::PhysMem) -> u32 {
-            self.0.push(p);
-            0x5A
-        }
-        fn io_out(
-            &mut self,
-            p: u16,
-            _: vtx32_cpu::IoSize,
-            _: u32,
-            _: &mut vtx32_mmu::PhysMem,
-        ) -> vtx32_cpu::IoAction {
-            self.0.push(p);
-            vtx32_cpu::IoAction::Continue
-        }
-    }
     for (iopl, allowed) in [(3u32, false), (0, true)] {
         let mut m = Pm::new();
         if allowed {
@@ -409,7 +392,7 @@ fn in_out_in_v86_use_only_the_io_bitmap() {
             a.in_(al, 0x80).unwrap();
             a.int3().unwrap();
         });
-        let mut io = Ports(Vec::new());
+        let mut io = Ports::default();
         let (_, s) = m.run_io(|a| enter_v86(a, iopl << 12), |_| {}, &mut io);
         if allowed {
             assert_int3(s);

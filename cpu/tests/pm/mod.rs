@@ -263,3 +263,37 @@ pub fn m32(c: &Cpu, a: u32) -> u32 {
 pub fn eflags(c: &Cpu) -> u32 {
     c.core.regs.eflags.bits()
 }
+
+/// A board that records the ports accessed; IN returns 0x5A5A5A5A masked.
+#[derive(Default)]
+pub struct Ports(pub Vec<u16>);
+
+impl PortIo for Ports {
+    fn io_in(&mut self, p: u16, _: vtx32_cpu::IoSize, _: &mut PhysMem) -> u32 {
+        self.0.push(p);
+        0x5A5A_5A5A
+    }
+    fn io_out(
+        &mut self,
+        p: u16,
+        _: vtx32_cpu::IoSize,
+        _: u32,
+        _: &mut PhysMem,
+    ) -> vtx32_cpu::IoAction {
+        self.0.push(p);
+        vtx32_cpu::IoAction::Continue
+    }
+}
+
+/// Set-up for ring-3 code that IRETs or loads segments: CS and SS selectors of the GDT's
+/// DPL-3 entries.
+pub fn ring3_selectors(c: &mut Cpu) {
+    c.core.sregs.seg[vtx32_cpu::SegReg::Cs as usize].selector = SEL_CODE3;
+    for s in [
+        vtx32_cpu::SegReg::Ss,
+        vtx32_cpu::SegReg::Ds,
+        vtx32_cpu::SegReg::Es,
+    ] {
+        c.core.sregs.seg[s as usize].selector = SEL_DATA3;
+    }
+}
