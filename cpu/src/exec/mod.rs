@@ -17,6 +17,7 @@ mod stack;
 mod string;
 mod sysenter;
 mod system;
+mod task_register;
 
 use crate::exception::Exception;
 use crate::icache::{BlockCache, BlockRef, Decoded, MAX_BLOCK_INSNS};
