@@ -14,8 +14,9 @@ use crate::state::{gpr, Eflags, SegAttrs, SegReg, Segment};
 const MAX_NESTED_FAULTS: usize = 4;
 
 impl Core {
-    /// Delivers `e`. `Err(())` means a triple fault: the processor shuts down.
-    pub(crate) fn deliver(&mut self, e: Exception) -> Result<(), ()> {
+    /// Delivers `e`, raised by the instruction at `insn_eip`. `Err(())` means a triple
+    /// fault: the processor shuts down.
+    pub(crate) fn deliver(&mut self, e: Exception, insn_eip: u32) -> Result<(), ()> {
         let mut cur = e;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;
@@ -43,6 +44,12 @@ impl Core {
                             | (PageFault, PageFault)
                     );
                     let prev_kind = cur.kind;
+                    // A fault while delivering INT n / INT3 / INTO (a gate DPL below CPL,
+                    // a bad gate) is a fault of that instruction: its EIP is saved (SDM
+                    // INT n "Operation"; Bochs agrees).
+                    if matches!(prev_kind, EventKind::SoftwareInt | EventKind::SoftwareTrap) {
+                        self.regs.eip = insn_eip;
+                    }
                     let second = Exception {
                         kind: EventKind::Fault,
                         ..second

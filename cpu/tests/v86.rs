@@ -215,6 +215,8 @@ fn an_interrupt_from_v86_to_a_non_ring_0_handler_is_gp_with_the_selector() {
     assert_eq!(c.core.regs.eip, handler_done(13));
     // INT n is a software event: EXT = 0.
     assert_eq!(m32(&c, c.core.regs.gpr[4]), u32::from(SEL_CODE3 & !3));
+    // The #GP is a fault of the INT instruction: its EIP is saved, not the next one's.
+    assert_eq!(m32(&c, c.core.regs.gpr[4] + 4), 0);
 }
 
 #[test]

@@ -278,6 +278,7 @@ impl Cpu {
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
+        let insn_eip = c.regs.eip;
         // A trap-like event (INT n, INT3, INTO, ICEBP) retires the instruction that raised
         // it: the saved EIP is the next instruction's (SDM Vol. 3 §6.5).
         if e.kind != crate::exception::EventKind::Fault {
@@ -288,7 +289,7 @@ impl Cpu {
             return Some(StopReason::Exception(e));
         }
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        match c.deliver(e, insn_eip) {
             Ok(()) => c.stop.take(),
             Err(()) => Some(StopReason::Shutdown),
         }

@@ -9,6 +9,7 @@
 use crate::romkit::Asm;
 
 mod kit;
+mod v86;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -17,10 +18,16 @@ pub struct TestRom {
 }
 
 /// Every test ROM.
-pub const ROMS: &[TestRom] = &[TestRom {
-    name: "kit",
-    build: kit::rom,
-}];
+pub const ROMS: &[TestRom] = &[
+    TestRom {
+        name: "kit",
+        build: kit::rom,
+    },
+    TestRom {
+        name: "v86",
+        build: v86::rom,
+    },
+];
 
 /// The ROM called `name`.
 pub fn find(name: &str) -> Option<&'static TestRom> {
