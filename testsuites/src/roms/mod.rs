@@ -8,6 +8,7 @@
 
 use crate::romkit::Asm;
 
+mod io_protection;
 mod kit;
 mod v86;
 
@@ -22,6 +23,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "kit",
         build: kit::rom,
+    },
+    TestRom {
+        name: "io_protection",
+        build: io_protection::rom,
     },
     TestRom {
         name: "v86",
