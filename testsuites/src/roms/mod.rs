@@ -10,6 +10,7 @@ use crate::romkit::Asm;
 
 mod io_protection;
 mod kit;
+mod sysenter;
 mod v86;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
@@ -27,6 +28,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "io_protection",
         build: io_protection::rom,
+    },
+    TestRom {
+        name: "sysenter",
+        build: sysenter::rom,
     },
     TestRom {
         name: "v86",
