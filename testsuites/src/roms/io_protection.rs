@@ -53,14 +53,14 @@ fn deny(r: &mut Rom, port: u32, denied: bool) -> Asm {
 }
 
 /// Loads TR with a fresh TSS descriptor (`access`, `base`, `limit`) in GDT entry FREE_SEL.
-fn load_tr(r: &mut Rom, base: u32, limit: u32, tss_access: u8) -> Asm {
+pub(crate) fn load_tr(r: &mut Rom, base: u32, limit: u32, tss_access: u8) -> Asm {
     r.set_descriptor(FREE_SEL, base, limit, tss_access, 0)?;
     r.a.mov(eax, u32::from(FREE_SEL))?;
     r.a.ltr(ax)
 }
 
 /// Back to the kit's TSS (its descriptor is busy from the first LTR: make it available).
-fn restore_tr(r: &mut Rom) -> Asm {
+pub(crate) fn restore_tr(r: &mut Rom) -> Asm {
     r.set_descriptor(TSS_SEL, TSS, TSS_LIMIT, access::TSS32, 0)?;
     r.a.mov(eax, u32::from(TSS_SEL))?;
     r.a.ltr(ax)

@@ -391,6 +391,36 @@ pub fn rom() -> Asm<Vec<u8>> {
     )?;
     r.a.and(byte_ptr(port_byte), !(1u32 << (0xE9 % 8)) & 0xFF)?;
 
+    // IRETD to v86 checks EIP against the 64-KiB v86 CS limit: #GP(0) at ring 0.
+    // (Bochs 2.7 truncates EIP to 16 bits and runs the HLT at 2000:0000: a known
+    // difference.)
+    r.print("-- iretd to v86 with eip 10000\n")?;
+    copy_bytes(&mut r, BASE, &[0xF4])?;
+    r.expect_fault(|r| {
+        for v in [0, 0, SEG, V86_ES, SEG, V86_SP, VM | 2, SEG, 0x1_0000] {
+            r.a.push(v)?;
+        }
+        r.a.iretd()
+    })?;
+    // An interrupt from v86 must reach a ring-0 nonconforming handler: #GP(selector).
+    let mut never = r.label();
+    r.set_idt_gate(0x40, CODE3, never, access::INT_GATE32 | access::dpl(3))?;
+    case(
+        &mut r,
+        "iopl 3: int 40h to a ring-3 code segment",
+        IOPL3,
+        0,
+        0,
+        |a| a.int(0x40),
+    )?;
+    // The redirection bitmap byte must lie within the TSS limit.
+    r.print("-- tss limit 6b (below the bitmap byte of int 21h)\n")?;
+    super::io_protection::load_tr(&mut r, TSS, 0x6B, access::TSS32)?;
+    case(&mut r, "vme iopl 3: int 21h", IOPL3, CR4_VME, 0, |a| {
+        a.int(0x21)
+    })?;
+    super::io_protection::restore_tr(&mut r)?;
+
     // CR4.PVI: CLI/STI at CPL 3 with IOPL 0 change VIF; STI with VIP is #GP(0).
     r.print("-- pvi ring 3: cli pushfd sti pushfd\n")?;
     set_cr4(&mut r, CR4_PVI)?;
@@ -412,5 +442,11 @@ pub fn rom() -> Asm<Vec<u8>> {
     r.print("-- ring 3 without pvi: cli\n")?;
     set_cr4(&mut r, 0)?;
     r.in_ring(3, |r| r.a.cli())?;
+    let mut after = r.label();
+    r.a.jmp(after)?;
+    r.a.set_label(&mut never)?;
+    r.a.int3()?;
+    r.a.set_label(&mut after)?;
+    r.a.zero_bytes()?;
     r.finish()
 }
