@@ -36,6 +36,9 @@ impl Core {
                     if cur.vector == vector::DF {
                         return Err(());
                     }
+                    // EXT (§6.13): set when the event being delivered was not a software
+                    // interrupt (INT n, INT3, INTO).
+                    let ext = matches!(cur.kind, EventKind::Fault | EventKind::External);
                     use ExceptionClass::*;
                     let df = matches!(
                         (cur.class(), second.class()),
@@ -43,11 +46,10 @@ impl Core {
                             | (PageFault, Contributory)
                             | (PageFault, PageFault)
                     );
-                    let prev_kind = cur.kind;
                     // A fault while delivering INT n / INT3 / INTO (a gate DPL below CPL,
                     // a bad gate) is a fault of that instruction: its EIP is saved (SDM
                     // INT n "Operation"; Bochs agrees).
-                    if matches!(prev_kind, EventKind::SoftwareInt | EventKind::SoftwareTrap) {
+                    if !ext {
                         self.regs.eip = insn_eip;
                     }
                     let second = Exception {
@@ -59,13 +61,11 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering an exception or external event
-                    // has EXT = 1; while delivering INT n / INT3 / INTO it has EXT = 0
-                    // (SDM Vol. 3 §6.13). Page-fault error codes have no EXT bit.
-                    let ext = matches!(prev_kind, EventKind::Fault | EventKind::External);
-                    if let Some(code) = cur.error_code().filter(|_| ext && cur.vector != vector::PF)
-                    {
-                        cur.set_error_code(Some(code | 1));
+                    // A #PF error code has no EXT bit (bit 0 is P).
+                    if ext && cur.vector != vector::PF {
+                        if let Some(code) = cur.error_code() {
+                            cur.set_error_code(Some(code | 1));
+                        }
                     }
                     if cur.vector == vector::DF {
                         cur.set_error_code(Some(0));

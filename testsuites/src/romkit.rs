@@ -458,11 +458,27 @@ impl Rom {
         access: u8,
         count: u8,
     ) -> Asm {
+        self.set_gate_in(entry, selector, 0, target, access, count)
+    }
+
+    /// Like [`Self::set_gate_to`] for a target segment whose base is `seg_base`: the gate's
+    /// offset is the label's address minus the base (16-bit gates need offsets below 64 KiB,
+    /// e.g. in a segment based at [`ROM_BASE`]).
+    pub fn set_gate_in(
+        &mut self,
+        entry: u32,
+        selector: u16,
+        seg_base: u32,
+        target: CodeLabel,
+        access: u8,
+        count: u8,
+    ) -> Asm {
         let a = &mut self.a;
         a.pushfd()?;
         a.push(eax)?;
         a.push(edx)?;
         addr(a, &mut self.fixups, eax, target)?;
+        a.sub(eax, seg_base)?;
         // Low dword: selector:offset[15:0]; high dword: offset[31:16], access, count.
         a.mov(edx, eax)?;
         a.and(eax, 0xFFFFu32)?;
@@ -485,6 +501,18 @@ impl Rom {
         access: u8,
     ) -> Asm {
         self.set_gate_to(IDT + 8 * u32::from(vector), selector, target, access, 0)
+    }
+
+    /// Emits `mov r, imm32` with the flat address of `l` (set before or after this).
+    pub fn address_of(&mut self, r: AsmRegister32, l: CodeLabel) -> Asm {
+        addr(&mut self.a, &mut self.fixups, r, l)
+    }
+
+    /// Emits a jump to the current recovery point (as the kit's exception handler does
+    /// after printing): for test handlers that end a case instead of returning.
+    pub fn resume(&mut self) -> Asm {
+        let l = self.resume;
+        self.a.jmp(l)
     }
 
     /// A fresh label.

@@ -8,8 +8,11 @@
 
 use crate::romkit::Asm;
 
+mod control_registers;
+mod interrupts;
 mod io_protection;
 mod kit;
+mod paging;
 mod sysenter;
 mod v86;
 
@@ -22,12 +25,24 @@ pub struct TestRom {
 /// Every test ROM.
 pub const ROMS: &[TestRom] = &[
     TestRom {
-        name: "kit",
-        build: kit::rom,
+        name: "control_registers",
+        build: control_registers::rom,
+    },
+    TestRom {
+        name: "interrupts",
+        build: interrupts::rom,
     },
     TestRom {
         name: "io_protection",
         build: io_protection::rom,
+    },
+    TestRom {
+        name: "kit",
+        build: kit::rom,
+    },
+    TestRom {
+        name: "paging",
+        build: paging::rom,
     },
     TestRom {
         name: "sysenter",
