@@ -5,6 +5,8 @@
 //! level from the TSS (§6.12.1), including from virtual-8086 mode to ring 0 (§20.3.1).
 //! Faults during delivery combine into #DF per Table 6-5; a fault while delivering #DF is a
 //! triple fault (shutdown). Task gates are not modelled yet: they raise #GP.
+//! IRET covers real mode, virtual-8086 mode (IOPL 3 here; VME at IOPL < 3 in `v86.rs`),
+//! and protected mode to the same level, an outer level or virtual-8086 mode.
 
 use crate::exception::{vector, EventKind, Exception, ExceptionClass};
 use crate::exec::Core;
