@@ -16,6 +16,7 @@ mod protection;
 mod shift;
 mod stack;
 mod string;
+mod sysenter;
 mod system;
 mod task_register;
 
@@ -256,7 +257,8 @@ impl Cpu {
         let c = &mut self.core;
         c.halted = false;
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        let eip = c.regs.eip;
+        match c.deliver(e, eip) {
             Ok(()) => None,
             Err(()) => Some(StopReason::Shutdown),
         }
@@ -340,6 +342,7 @@ impl Cpu {
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
+        let insn_eip = c.regs.eip;
         // A trap-like event (INT n, INT3, INTO, ICEBP) retires the instruction that raised
         // it: the saved EIP is the next instruction's (SDM Vol. 3 §6.5).
         if e.kind != crate::exception::EventKind::Fault {
@@ -350,7 +353,7 @@ impl Cpu {
             return Some(StopReason::Exception(e));
         }
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        match c.deliver(e, insn_eip) {
             Ok(()) => c.stop.take(),
             Err(()) => Some(StopReason::Shutdown),
         }
