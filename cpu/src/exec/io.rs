@@ -88,6 +88,9 @@ impl Core {
         size: u32,
     ) -> Result<u32, Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
         Ok(io.io_in(port, IoSize::from_bytes(size), &mut self.mem) & super::operand::mask(size))
     }
 
@@ -100,6 +103,9 @@ impl Core {
         v: u32,
     ) -> Result<(), Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
         match io.io_out(
             port,
             IoSize::from_bytes(size),

@@ -20,6 +20,11 @@ impl Core {
             self.seg_write_fast[s as usize] =
                 usable && !expand_down && !code && a.contains(SegAttrs::RW);
         }
+        if self.dbg.data {
+            // Data breakpoints are matched on the checked path (see `debug.rs`).
+            self.seg_read_fast = [false; 6];
+            self.seg_write_fast = [false; 6];
+        }
         self.fetch_dirty = true;
     }
 
@@ -98,7 +103,11 @@ impl Core {
         if !ok {
             return Err(Self::seg_fault(seg));
         }
-        Ok(s.base.wrapping_add(off))
+        let lin = s.base.wrapping_add(off);
+        if self.dbg.data {
+            self.note_data_access(lin, size, write);
+        }
+        Ok(lin)
     }
 
     /// Translates a linear address for a data access (paging when CR0.PG = 1).

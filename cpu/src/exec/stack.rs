@@ -226,6 +226,11 @@ pub(crate) fn popf(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let e = c.regs.eflags.bits();
     let new = ((e & !changeable) | (v & changeable)) & !Eflags::RF.bits();
     c.regs.eflags = Eflags::from_bits_retain(new) | Eflags::FIXED1;
+    if (new & !e) & Eflags::TF.bits() != 0 {
+        // Single-stepping starts after the next instruction (SDM Vol. 3 §17.3.1.4): leave
+        // the block so that the run loop takes the debug path.
+        c.fetch_dirty = true;
+    }
     Ok(())
 }
 
