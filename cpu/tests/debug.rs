@@ -586,3 +586,94 @@ fn a_run_without_breakpoints_or_tf_reports_nothing() {
     // Kept for the helpers' sake.
     let _ = run_with(|_| {}, &[], |_| {}, &mut NoPorts);
 }
+
+#[test]
+fn iret_that_sets_tf_is_not_trapped_the_next_instruction_is() {
+    let (cpu, log) = traced(|a| {
+        let mut back = a.create_label();
+        // An IRET frame returning to `back` with TF set.
+        a.pushfd()?;
+        a.or(dword_ptr(esp), TF)?;
+        a.push(0x08u32)?;
+        a.call(back)?; // pushes the return EIP = `back`
+        a.set_label(&mut back)?;
+        // First time here: the frame is complete (EIP, CS, EFLAGS); IRET once.
+        a.cmp(dword_ptr(DATA), 0)?;
+        let mut done = a.create_label();
+        a.jne(done)?;
+        a.mov(dword_ptr(DATA), 1)?;
+        a.iretd()?;
+        a.set_label(&mut done)?;
+        a.nop()
+    });
+    // After the IRET (not trapped) the CMP at `back` runs with TF and is trapped, then the
+    // JNE, then the NOP.
+    let eips: Vec<u32> = log.iter().map(|d| d.eip).collect();
+    assert_eq!(
+        eips,
+        vec![insn_at(&cpu, 5), insn_at(&cpu, 8), insn_at(&cpu, 9)],
+        "{log:x?}"
+    );
+}
+
+#[test]
+fn code_breakpoint_comes_before_a_fetch_fault_of_the_same_instruction() {
+    // A 5-byte MOV at CODE+1 crosses a CS limit of CODE+2: #GP(0) when fetched.
+    let limit = |cpu: &mut Cpu| {
+        cpu.core.sregs.seg[vtx32_cpu::SegReg::Cs as usize].limit = CODE + 2;
+        cpu.state_changed();
+    };
+    let build = |a: &mut CodeAssembler| {
+        a.nop()?;
+        a.mov(eax, 1u32)
+    };
+    let (_, r) = stop_with(build, limit);
+    assert_eq!(r, StopReason::Exception(Exception::gp(0)));
+    let (cpu, r) = stop_with(build, |cpu| {
+        limit(cpu);
+        cpu.core.dr[0] = CODE + 1;
+        cpu.core.dr[7] = 0x401;
+        cpu.state_changed();
+    });
+    assert_eq!(r, db_trap());
+    assert_eq!(cpu.core.regs.eip, CODE + 1);
+}
+
+#[test]
+fn a_fault_in_the_instruction_discards_its_data_breakpoint_hits() {
+    let (cpu, r) = stop(|a| {
+        arm(a, 0, DATA, dr7v(0, 0b11, 0b11))?;
+        a.mov(dword_ptr(DATA), 10)?;
+        a.mov(dword_ptr(DATA + 4), 20)?;
+        a.mov(eax, 5u32)?;
+        a.bound(eax, qword_ptr(DATA)) // reads the bounds (a hit), then #BR
+    });
+    // The MOVs to DATA were hits too: the first one stops the run.
+    assert_eq!(r, db_trap());
+    assert_eq!(cpu.core.dr[6], DR6_FIXED | 1);
+    let (cpu, r) = stop(|a| {
+        a.mov(dword_ptr(DATA), 10)?;
+        a.mov(dword_ptr(DATA + 4), 20)?;
+        arm(a, 0, DATA, dr7v(0, 0b11, 0b11))?;
+        a.mov(eax, 5u32)?;
+        a.bound(eax, qword_ptr(DATA))
+    });
+    assert_eq!(r, StopReason::Exception(Exception::fault(5)));
+    assert_eq!(cpu.core.dr[6], DR6_FIXED);
+}
+
+#[test]
+fn step_api_single_steps_with_the_debug_checks() {
+    let mut cpu = machine(|a| {
+        a.nop()?;
+        a.nop()
+    });
+    cpu.stop_on_exception = true;
+    cpu.core.dr[0] = CODE + 1;
+    cpu.core.dr[7] = 0x401;
+    cpu.state_changed();
+    assert_eq!(cpu.step(&mut NoPorts), None);
+    assert_eq!(cpu.core.regs.eip, CODE + 1);
+    assert_eq!(cpu.step(&mut NoPorts), Some(db_trap()));
+    assert_eq!(cpu.core.regs.eip, CODE + 1);
+}
