@@ -17,8 +17,8 @@ pub mod state;
 
 pub use exception::{EventKind, Exception};
 pub use exec::{
-    Core, Cpu, IoAction, IoSize, NoPorts, PortIo, RunLimits, StopReason, MSR_SYSENTER_CS,
-    MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC,
+    Core, Cpu, IoAction, IoSize, NoPorts, PortIo, RunLimits, StopReason, EFER_NXE, MSR_EFER,
+    MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC,
 };
 pub use model::CpuModel;
 pub use state::{Cr0, Cr4, DescTable, Eflags, Regs, SRegs, SegAttrs, SegReg, Segment};

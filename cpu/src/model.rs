@@ -55,6 +55,14 @@ pub struct CpuModel {
     vendor: [u32; 3],
     features_edx: u32,
     features_ecx: u32,
+    /// CPUID.80000001H:EDX.
+    ext_features_edx: u32,
+}
+
+/// CPUID.80000001H:EDX bits (SDM Vol. 2 CPUID, Table 3-8).
+pub mod ext_feature_edx {
+    /// Execute-disable bit (IA32_EFER.NXE and bit 63 of PAE paging entries).
+    pub const NX: u32 = 1 << 20;
 }
 
 /// CPUID.1:EDX bits this model reports (SDM Vol. 2 CPUID, Table 3-11).
@@ -87,6 +95,8 @@ impl CpuModel {
             vendor: [0x756E_6547, 0x4965_6E69, 0x6C65_746E],
             features_edx: VME | DE | PSE | TSC | MSR | PAE | CX8 | SEP | PGE | CMOV,
             features_ecx: 0,
+            // The T2400 has the execute-disable bit (as Bochs's core_duo_t2400_yonah).
+            ext_features_edx: ext_feature_edx::NX,
         }
     }
 
@@ -117,7 +127,7 @@ impl CpuModel {
                 eax: 0,
                 ebx: 0,
                 ecx: 0,
-                edx: 0,
+                edx: self.ext_features_edx,
             },
             0x8000_0002..=0x8000_0004 => {
                 let brand = *b"vtx32 IA-32 Core Duo (Yonah)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
@@ -148,6 +158,11 @@ impl CpuModel {
                 edx: 0,
             },
         }
+    }
+
+    /// Whether CPUID.80000001H:EDX reports `bit`.
+    pub fn has_ext(&self, bit: u32) -> bool {
+        self.ext_features_edx & bit != 0
     }
 
     /// Whether CPUID.1:EDX reports `bit`.

@@ -38,5 +38,8 @@ pub mod case;
 pub mod compare;
 pub mod diff;
 pub mod gen;
+pub mod golden;
 pub mod native;
+pub mod romkit;
+pub mod roms;
 pub mod vtx32_exec;

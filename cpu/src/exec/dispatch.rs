@@ -2,7 +2,8 @@
 //! it enters the decoded-instruction cache.
 
 use super::{
-    alu, bcd, bits, control, io, muldiv, shift, stack, string, system, Core, Handler, PortIo,
+    alu, bcd, bits, control, io, muldiv, shift, stack, string, system, task_register, Core,
+    Handler, PortIo,
 };
 use crate::exception::{vector, Exception};
 use crate::model::CostClass;
@@ -213,6 +214,9 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
         M::Rdtsc => (system::rdtsc, K::System),
         M::Rdmsr | M::Wrmsr => (system::msr, K::System),
         M::Lgdt | M::Lidt | M::Sgdt | M::Sidt => (system::desc_table, K::System),
+        M::Lldt => (task_register::lldt, K::System),
+        M::Ltr => (task_register::ltr, K::System),
+        M::Sldt | M::Str => (task_register::store_selector, K::Simple),
         M::Lmsw | M::Smsw | M::Clts => (system::msw, K::System),
         M::Invd | M::Wbinvd | M::Invlpg => (system::cache_control, K::System),
         M::Ud0 | M::Ud1 | M::Ud2 => (invalid, K::Simple),

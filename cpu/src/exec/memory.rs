@@ -1,6 +1,7 @@
 //! Memory access through segmentation (SDM Vol. 3 §3.4, §5.3 limit checks, §5.4 type
 //! checks) and paging (§4). Every guest data access goes through here.
 
+use super::system::EFER_NXE;
 use super::Core;
 use crate::exception::{vector, Exception};
 use crate::state::{Cr0, Cr4, SegAttrs, SegReg};
@@ -143,8 +144,7 @@ impl Core {
             pse: cr4.contains(Cr4::PSE),
             pge: cr4.contains(Cr4::PGE),
             wp: self.sregs.cr0.contains(Cr0::WP),
-            // This model reports no execute-disable (CPUID.80000001H:EDX.NX = 0).
-            nxe: false,
+            nxe: self.sregs.efer & EFER_NXE != 0,
             pdptes: self.pdptes,
         }
     }

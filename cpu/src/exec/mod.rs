@@ -17,6 +17,7 @@ mod shift;
 mod stack;
 mod string;
 mod system;
+mod task_register;
 
 use crate::exception::Exception;
 use crate::icache::{BlockCache, BlockRef, Decoded, MAX_BLOCK_INSNS};
@@ -26,7 +27,9 @@ use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
 use vtx32_mmu::{PhysAddr, PhysMem};
 
 pub use io::{IoAction, IoSize, NoPorts, PortIo};
-pub use system::{MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC};
+pub use system::{
+    EFER_NXE, MSR_EFER, MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC,
+};
 
 /// Instruction semantics: run one decoded instruction against the core.
 pub(crate) type Handler = fn(&mut Core, &mut dyn PortIo, &Instruction) -> Result<(), Exception>;

@@ -5,7 +5,7 @@
 
 use super::{debug, Core, PortIo, StopReason};
 use crate::exception::Exception;
-use crate::model::feature_edx;
+use crate::model::{ext_feature_edx, feature_edx};
 use crate::state::{gpr, Cr0, Cr4, Eflags, SegReg};
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
@@ -13,6 +13,12 @@ type R = Result<(), Exception>;
 
 /// IA32_TIME_STAMP_COUNTER.
 pub const MSR_TSC: u32 = 0x10;
+/// IA32_EFER (SDM Vol. 4 Table 2-2): on IA-32 only NXE (bit 11) exists, and only where
+/// CPUID.80000001H:EDX.NX is reported.
+pub const MSR_EFER: u32 = 0xC000_0080;
+/// IA32_EFER.NXE: bit 63 of PAE paging entries means execute-disable (§4.6).
+pub const EFER_NXE: u64 = 1 << 11;
+
 /// IA32_SYSENTER_CS.
 pub const MSR_SYSENTER_CS: u32 = 0x174;
 /// IA32_SYSENTER_ESP.
@@ -92,6 +98,9 @@ pub(crate) fn msr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
             Some((idx - MSR_SYSENTER_CS) as usize)
         }
         MSR_TSC => None,
+        MSR_EFER if c.model.has_ext(ext_feature_edx::NX) => {
+            return efer(c, i.mnemonic() == Mnemonic::Rdmsr)
+        }
         _ => return Err(Exception::gp(0)),
     };
     if i.mnemonic() == Mnemonic::Rdmsr {
@@ -108,6 +117,22 @@ pub(crate) fn msr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
             None => c.tsc_offset = v.wrapping_sub(c.cycles),
         }
     }
+    Ok(())
+}
+
+/// RDMSR/WRMSR of IA32_EFER: writing a reserved bit is #GP(0). NXE changes no cached
+/// translation's meaning (the TLB applies it at lookup), so nothing is flushed.
+fn efer(c: &mut Core, read: bool) -> R {
+    if read {
+        c.regs.gpr[gpr::EAX] = c.sregs.efer as u32;
+        c.regs.gpr[gpr::EDX] = (c.sregs.efer >> 32) as u32;
+        return Ok(());
+    }
+    let v = u64::from(c.regs.gpr[gpr::EAX]) | (u64::from(c.regs.gpr[gpr::EDX]) << 32);
+    if v & !EFER_NXE != 0 {
+        return Err(Exception::gp(0));
+    }
+    c.sregs.efer = v;
     Ok(())
 }
 
