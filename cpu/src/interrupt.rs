@@ -17,6 +17,7 @@ impl Core {
     /// Delivers `e`. `Err(())` means a triple fault: the processor shuts down.
     pub(crate) fn deliver(&mut self, e: Exception) -> Result<(), ()> {
         let mut cur = e;
+        let mut first_kind = e.kind;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;
             let sregs = self.sregs;
@@ -51,10 +52,17 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering is an external event (EXT = 1).
-                    if let Some(code) = cur.error_code() {
+                    // A fault raised while delivering an exception or external event has
+                    // EXT = 1; while delivering INT n, INT3 or INTO, EXT = 0 (SDM Vol. 3
+                    // §6.13). A #PF error code has no EXT bit (bit 0 is P, §4.7).
+                    let software =
+                        matches!(first_kind, EventKind::SoftwareInt | EventKind::SoftwareTrap);
+                    if let (Some(code), false) =
+                        (cur.error_code(), software || cur.vector == vector::PF)
+                    {
                         cur.set_error_code(Some(code | 1));
                     }
+                    first_kind = EventKind::Fault;
                     if cur.vector == vector::DF {
                         cur.set_error_code(Some(0));
                     }

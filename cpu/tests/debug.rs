@@ -677,3 +677,42 @@ fn step_api_single_steps_with_the_debug_checks() {
     assert_eq!(cpu.step(&mut NoPorts), Some(db_trap()));
     assert_eq!(cpu.core.regs.eip, CODE + 1);
 }
+
+#[test]
+fn a_code_breakpoint_armed_by_mov_dr7_applies_to_the_rest_of_the_block() {
+    let (cpu, r) = stop(|a| {
+        a.mov(eax, CODE + 0x11)?; // the INC below
+        a.mov(dr0, eax)?; // 3 bytes
+        a.mov(eax, 1u32)?; // 5 bytes
+        a.mov(dr7, eax)?; // 3 bytes: the NOP at CODE + 0x10
+        a.nop()?;
+        a.inc(ecx)
+    });
+    assert_eq!(insn_at(&cpu, 5), CODE + 0x11);
+    assert_eq!(r, db_trap());
+    assert_eq!(cpu.core.regs.eip, CODE + 0x11);
+    assert_eq!(g(&cpu, 1), 0);
+}
+
+#[test]
+fn a_trap_reports_a_code_breakpoint_on_the_next_instruction_in_the_same_db() {
+    let (_, log) = traced_with(
+        |a| {
+            a.mov(dword_ptr(SET_RF), 1)?; // 10 bytes
+            set_tf(a)?; // 9 bytes
+            a.nop()?; // CODE + 0x13
+            a.nop()?; // CODE + 0x14: breakpoint
+            a.pushfd()?;
+            a.and(dword_ptr(esp), !TF)?;
+            a.popfd()
+        },
+        |cpu| code_bp(cpu, 0, 5, 0),
+    );
+    // The NOP's trap carries B0 (EIP on the breakpoint); the handler's RF then lets the
+    // second NOP run (no second #DB for the breakpoint), and single-stepping goes on.
+    assert_eq!(log[0].dr6, DR6_FIXED | BS | 1, "{log:x?}");
+    assert_eq!(log[0].eip, CODE + 0x14);
+    assert_eq!(log[1].dr6, DR6_FIXED | BS);
+    assert_eq!(log[1].eip, CODE + 0x15);
+    assert_eq!(log.len(), 5);
+}

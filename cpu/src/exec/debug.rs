@@ -20,7 +20,8 @@
 //! 4. Otherwise the traps of the instruction (priority 4): data / I/O breakpoint hits (B0-B3)
 //!    and single-step (BS, when TF was set *before* the instruction: the instruction that
 //!    sets TF is not trapped, §17.3.1.4) are reported in one #DB with EIP after the
-//!    instruction. After MOV SS / POP SS they are held over to the next instruction.
+//!    instruction. After MOV SS / POP SS they are held over to the next instruction. A code
+//!    breakpoint on the instruction at the new EIP is reported in the same #DB.
 //!
 //! DR6 on a #DB: B0-B3 are replaced by the new event's (as on P6 and later processors,
 //! §17.2.3: "certain debug exceptions may clear bits 0-3"), BD/BS/BT are only ever set;
@@ -86,6 +87,8 @@ impl Core {
         let enabled = |n: u32| dr7 & (3 << (2 * n)) != 0;
         let rw = |n: u32| (dr7 >> (16 + 4 * n)) & 3;
         self.dbg.active = (0..4).any(enabled);
+        // Leave the running block: the run loop picks the path at block starts.
+        self.fetch_dirty = true;
         let data = (0..4).any(|n| enabled(n) && rw(n) != RW_EXEC);
         if data != self.dbg.data {
             self.dbg.data = data;
@@ -246,6 +249,14 @@ impl Cpu {
             return None;
         }
         if bits != 0 {
+            // A code breakpoint on the next instruction is reported with the traps, in the
+            // same #DB (as Bochs does; it fires again if the handler returns without RF).
+            if c.dbg.active && !c.regs.eflags.contains(Eflags::RF) {
+                let lin = c.sregs.seg[SegReg::Cs as usize]
+                    .base
+                    .wrapping_add(c.regs.eip);
+                bits |= c.bp_match(lin, 1, 1 << RW_EXEC);
+            }
             return self.raise_debug(io, bits);
         }
         None

@@ -8,6 +8,7 @@
 
 use crate::romkit::Asm;
 
+mod debug;
 mod kit;
 mod paging;
 
@@ -26,6 +27,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "paging",
         build: paging::rom,
+    },
+    TestRom {
+        name: "debug",
+        build: debug::rom,
     },
 ];
 
