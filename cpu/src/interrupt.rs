@@ -17,7 +17,6 @@ impl Core {
     /// Delivers `e`. `Err(())` means a triple fault: the processor shuts down.
     pub(crate) fn deliver(&mut self, e: Exception) -> Result<(), ()> {
         let mut cur = e;
-        let mut first_kind = e.kind;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;
             let sregs = self.sregs;
@@ -36,6 +35,9 @@ impl Core {
                     if cur.vector == vector::DF {
                         return Err(());
                     }
+                    // EXT (§6.13): set when the event being delivered was not a software
+                    // interrupt (INT n, INT3, INTO).
+                    let ext = matches!(cur.kind, EventKind::Fault | EventKind::External);
                     use ExceptionClass::*;
                     let df = matches!(
                         (cur.class(), second.class()),
@@ -52,17 +54,12 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering an exception or external event has
-                    // EXT = 1; while delivering INT n, INT3 or INTO, EXT = 0 (SDM Vol. 3
-                    // §6.13). A #PF error code has no EXT bit (bit 0 is P, §4.7).
-                    let software =
-                        matches!(first_kind, EventKind::SoftwareInt | EventKind::SoftwareTrap);
-                    if let (Some(code), false) =
-                        (cur.error_code(), software || cur.vector == vector::PF)
-                    {
-                        cur.set_error_code(Some(code | 1));
+                    // A #PF error code has no EXT bit (bit 0 is P).
+                    if ext && cur.vector != vector::PF {
+                        if let Some(code) = cur.error_code() {
+                            cur.set_error_code(Some(code | 1));
+                        }
                     }
-                    first_kind = EventKind::Fault;
                     if cur.vector == vector::DF {
                         cur.set_error_code(Some(0));
                     }

@@ -8,7 +8,9 @@
 
 use crate::romkit::Asm;
 
+mod control_registers;
 mod debug;
+mod interrupts;
 mod kit;
 mod paging;
 
@@ -21,8 +23,16 @@ pub struct TestRom {
 /// Every test ROM.
 pub const ROMS: &[TestRom] = &[
     TestRom {
+        name: "control_registers",
+        build: control_registers::rom,
+    },
+    TestRom {
         name: "kit",
         build: kit::rom,
+    },
+    TestRom {
+        name: "interrupts",
+        build: interrupts::rom,
     },
     TestRom {
         name: "paging",
