@@ -716,3 +716,27 @@ fn a_trap_reports_a_code_breakpoint_on_the_next_instruction_in_the_same_db() {
     assert_eq!(log[1].eip, CODE + 0x15);
     assert_eq!(log.len(), 5);
 }
+
+#[test]
+fn data_breakpoints_see_descriptor_reads_and_the_pushes_of_an_event_delivery() {
+    // A segment load reads its GDT entry: a trap after the MOV.
+    let (cpu, log) = traced(|a| {
+        arm(a, 0, GDT + 0x10, dr7v(0, 0b11, 0b11))?;
+        a.mov(eax, 0x10u32)?;
+        a.mov(es, ax)?;
+        a.nop()
+    });
+    assert_eq!(log.len(), 1, "{log:x?}");
+    assert_eq!(log[0].eip, insn_at(&cpu, 6));
+    // INT 0x30 pushes its EFLAGS image onto a breakpoint: #DB before the handler's first
+    // instruction (EIP = the handler), then the handler runs.
+    let (cpu, log) = traced(|a| {
+        arm(a, 1, 0x8000 - 4, dr7v(1, 0b01, 0b11))?;
+        a.int(0x30)?;
+        a.nop()
+    });
+    assert_eq!(log.len(), 1, "{log:x?}");
+    assert_eq!(log[0].dr6, DR6_FIXED | 2);
+    assert_eq!(log[0].eip, INT_HANDLER);
+    assert_eq!(m32(&cpu, INT_COUNT), 1);
+}

@@ -11,12 +11,15 @@
 //!    POP SS (§6.8.3). RF is then cleared: it suppresses one check (§17.3.1.1).
 //! 2. The instruction runs. While a data or I/O breakpoint is enabled, the segment fast
 //!    paths are off (`refresh_segment_fast_paths`), so every data access goes through
-//!    `seg_linear_slow`, which records matching breakpoints in `hits`; port accesses record
+//!    `seg_linear_slow`, which records matching breakpoints in `hits`, as do the
+//!    supervisor accesses to descriptor tables and the TSS (`read_sys`); port accesses record
 //!    I/O breakpoints (R/W = 10, CR4.DE = 1). A REP string instruction stops after an
 //!    iteration that hit a breakpoint or when TF is set (one trap per iteration).
 //! 3. Any event the instruction raised (a fault, INT n, INT3, INTO, ICEBP) is delivered and
 //!    discards the pending traps, as the handler starts without them (TF is cleared by the
-//!    delivery; single-stepping resumes after IRET).
+//!    delivery; single-stepping resumes after IRET). Data breakpoints hit by the delivery
+//!    itself (stack pushes, descriptor reads) are reported before the handler's first
+//!    instruction.
 //! 4. Otherwise the traps of the instruction (priority 4): data / I/O breakpoint hits (B0-B3)
 //!    and single-step (BS, when TF was set *before* the instruction: the instruction that
 //!    sets TF is not trapped, §17.3.1.4) are reported in one #DB with EIP after the
@@ -155,6 +158,14 @@ impl Core {
         self.dbg.hits.get() != 0 || self.regs.eflags.contains(Eflags::TF)
     }
 
+    /// Data breakpoints hit by the stack pushes or table reads of an event's delivery are
+    /// reported as a trap at the handler's first instruction boundary, before it runs (as
+    /// in Bochs; the reason operating systems keep breakpoints off their entry stacks).
+    fn delivery_hits(&mut self) {
+        let hits = self.dbg.hits.take();
+        self.dbg.pending |= hits;
+    }
+
     /// Commits the DR6 bits of a #DB being raised (see the module docs) and clears DR7.GD.
     pub(crate) fn commit_debug_event(&mut self, bits: u32) {
         let keep = self.dr[6] & (DR6_BD | DR6_BS | DR6_BT);
@@ -184,7 +195,8 @@ impl Cpu {
         let shadow = std::mem::take(&mut c.dbg.shadow);
         let pending = std::mem::take(&mut c.dbg.pending);
         if pending != 0 && !shadow {
-            // Traps of an instruction that ended the previous run (priority 4, Table 6-2).
+            // Traps of an instruction that ended the previous run, or of an event delivery
+            // (priority 4, Table 6-2).
             return self.raise_debug(io, pending);
         }
         let rf = c.regs.eflags.contains(Eflags::RF);
@@ -205,7 +217,7 @@ impl Cpu {
         c.dbg.hits.set(0);
         let b = match self.fetch_block() {
             Ok(b) => b,
-            Err(e) => return self.raise(io, e),
+            Err(e) => return self.raise_event(io, e),
         };
         let c = &mut self.core;
         let d = self.blocks.insn(b.start as usize);
@@ -216,7 +228,7 @@ impl Cpu {
         if let Err(e) = (d.exec)(c, io, d) {
             // The event's delivery discards the instruction's traps (the handler starts
             // with TF clear; they resume after its IRET).
-            return self.raise(io, e);
+            return self.raise_event(io, e);
         }
         let (cycles, shadow_next, rep) = (d.cycles, loads_ss(&d.insn), rep_string(&d.insn));
         c.instructions += 1;
@@ -262,6 +274,15 @@ impl Cpu {
         None
     }
 
+    /// Raises an event of the instruction (or of its fetch): its own breakpoint hits are
+    /// dropped; those of the delivery's accesses are kept (see [`Core::delivery_hits`]).
+    fn raise_event(&mut self, io: &mut dyn PortIo, e: Exception) -> Option<StopReason> {
+        self.core.dbg.hits.set(0);
+        let stop = self.raise(io, e);
+        self.core.delivery_hits();
+        stop
+    }
+
     /// Raises #DB for a code breakpoint (before the instruction) or for the traps of the
     /// instruction just retired (EIP already after it): a hardware event, no DPL check.
     fn raise_debug(&mut self, io: &mut dyn PortIo, bits: u32) -> Option<StopReason> {
@@ -274,9 +295,12 @@ impl Cpu {
         }
         let c = &mut self.core;
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        c.dbg.hits.set(0);
+        let stop = match c.deliver(e) {
             Ok(()) => c.stop.take(),
-            Err(()) => Some(StopReason::Shutdown),
-        }
+            Err(()) => return Some(StopReason::Shutdown),
+        };
+        c.delivery_hits();
+        stop
     }
 }

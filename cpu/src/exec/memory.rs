@@ -293,6 +293,9 @@ impl Core {
     /// Reads a system structure (descriptor tables, TSS, IVT) at a linear address with
     /// supervisor rights (SDM §4.6: implicit supervisor-mode accesses).
     pub(crate) fn read_sys(&mut self, lin: u32, size: u32) -> Result<u32, Exception> {
+        if self.dbg.data {
+            self.note_data_access(lin, size, false);
+        }
         let cpl = self.sregs.cpl;
         self.sregs.cpl = 0;
         let r = self.read_linear(lin, size);
@@ -302,6 +305,9 @@ impl Core {
 
     /// Writes a system structure with supervisor rights.
     pub(crate) fn write_sys(&mut self, lin: u32, size: u32, v: u32) -> Result<(), Exception> {
+        if self.dbg.data {
+            self.note_data_access(lin, size, true);
+        }
         let cpl = self.sregs.cpl;
         self.sregs.cpl = 0;
         let r = self.write_linear(lin, size, v);

@@ -42,6 +42,7 @@ pub fn rom() -> Asm<Vec<u8>> {
     io_breakpoints(&mut r)?;
     single_step(&mut r)?;
     combined(&mut r)?;
+    implicit_accesses(&mut r)?;
     r.finish()
 }
 
@@ -373,6 +374,29 @@ fn single_step(r: &mut Rom) -> Asm {
     r.a.nop()?;
     clear_tf(r)?;
 
+    case(r, "single step over pop ss")?;
+    r.a.push(ss)?;
+    set_tf(r)?;
+    r.a.pop(ss)?;
+    r.a.nop()?;
+    clear_tf(r)?;
+
+    case(r, "single step into a fault")?;
+    // The faulting BOUND is not trapped; the #BR image has TF and RF.
+    r.expect_fault(|r| {
+        r.a.mov(dword_ptr(DATA), 1u32)?;
+        r.a.mov(dword_ptr(DATA + 4), 2u32)?;
+        r.a.mov(eax, 7u32)?;
+        set_tf(r)?;
+        r.a.bound(eax, qword_ptr(DATA))
+    })?;
+
+    case(r, "single step over int3")?;
+    r.expect_fault(|r| {
+        set_tf(r)?;
+        r.a.int3()
+    })?;
+
     case(r, "iret setting tf")?;
     let mut back = r.label();
     r.a.pushfd()?;
@@ -426,5 +450,26 @@ fn combined(r: &mut Rom) -> Asm {
     set_dr(r, 7, dr7_bits(0, 0, 0) | dr7_bits(1, 0b01, 0b11))?;
     r.a.set_label(&mut target)?;
     r.a.mov(dword_ptr(DATA), ecx)?;
+    disarm(r)
+}
+
+/// Data breakpoints on accesses the instruction makes implicitly: a descriptor read by a
+/// segment load, the stack pushes of INT n.
+fn implicit_accesses(r: &mut Rom) -> Asm {
+    case(r, "descriptor read by a segment load")?;
+    set_dr(r, 0, GDT + u32::from(DATA0))?;
+    set_dr(r, 7, dr7_bits(0, 0b11, 0b11))?;
+    r.a.mov(eax, u32::from(DATA0))?;
+    r.a.mov(es, ax)?;
+    r.a.nop()?;
+    disarm(r)?;
+
+    case(r, "stack push of int n")?;
+    r.a.mov(eax, esp)?;
+    r.a.sub(eax, 4)?; // where the EFLAGS image goes
+    r.a.mov(dr0, eax)?;
+    set_dr(r, 7, dr7_bits(0, 0b01, 0b11))?;
+    r.a.int(0x31)?;
+    r.a.nop()?;
     disarm(r)
 }
