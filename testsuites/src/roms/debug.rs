@@ -397,6 +397,13 @@ fn single_step(r: &mut Rom) -> Asm {
         r.a.int3()
     })?;
 
+    case(r, "single step over icebp and a not-taken into")?;
+    set_tf(r)?;
+    r.a.db(&[0xF1])?; // #DB (no DR6 bits), handler untraced; traced again after it
+    r.a.xor(eax, eax)?; // OF = 0
+    r.a.db(&[0xCE])?; // INTO, not taken: traced
+    clear_tf(r)?;
+
     case(r, "iret setting tf")?;
     let mut back = r.label();
     r.a.pushfd()?;
@@ -440,6 +447,17 @@ fn combined(r: &mut Rom) -> Asm {
     r.a.set_label(&mut target)?;
     r.a.nop()?;
     clear_tf(r)?;
+    disarm(r)?;
+
+    case(r, "code breakpoint in the shadow of mov ss")?;
+    let mut target = r.label();
+    set_dr_to(r, 0, target)?;
+    set_dr(r, 7, dr7_bits(0, 0, 0))?;
+    r.a.mov(eax, ss)?;
+    r.a.mov(ss, ax)?;
+    r.a.set_label(&mut target)?;
+    r.a.nop()?; // not reported
+    r.a.nop()?;
     disarm(r)?;
 
     case(r, "code then data breakpoint in one instruction")?;
