@@ -29,7 +29,7 @@ Exit status (docs/exit-status.md):
   0         the guest wrote \"Shutdown\" to port 0x8900 (Bochs)
   2         bad input: missing or unreadable file, bad ROM size, bad --ram, bad --load,
             unknown flag
-  4         halted (HLT)
+  4         halted (HLT that no interrupt can end)
   6         triple fault (processor shutdown)
   8         --max-instructions reached
   130       interrupted (Ctrl-C)

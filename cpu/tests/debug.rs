@@ -740,3 +740,68 @@ fn data_breakpoints_see_descriptor_reads_and_the_pushes_of_an_event_delivery() {
     assert_eq!(log[0].eip, INT_HANDLER);
     assert_eq!(m32(&cpu, INT_COUNT), 1);
 }
+
+/// An interrupt controller with one request on vector 0x30 once `raised`.
+struct OneIrq {
+    raised: bool,
+}
+
+impl vtx32_cpu::PortIo for OneIrq {
+    fn io_in(&mut self, _: u16, _: vtx32_cpu::IoSize, _: &mut PhysMem) -> u32 {
+        0
+    }
+    fn io_out(
+        &mut self,
+        _: u16,
+        _: vtx32_cpu::IoSize,
+        _: u32,
+        _: &mut PhysMem,
+    ) -> vtx32_cpu::IoAction {
+        vtx32_cpu::IoAction::Continue
+    }
+    fn intr(&mut self) -> bool {
+        self.raised
+    }
+    fn inta(&mut self) -> u8 {
+        self.raised = false;
+        0x30
+    }
+}
+
+#[test]
+fn single_step_trap_of_hlt_comes_before_the_interrupt_that_wakes_it() {
+    let mut cpu = machine(|a| {
+        set_tf(a)?;
+        a.sti()?;
+        a.hlt()?;
+        a.nop()?;
+        a.cli()
+    });
+    let mut io = OneIrq { raised: false };
+    let limits = RunLimits {
+        max_instructions: 1000,
+    };
+    assert_eq!(cpu.run(&mut io, limits), StopReason::Halted);
+    assert_eq!(m32(&cpu, LOG), 1, "the STI was traced");
+    assert_eq!(
+        cpu.run(&mut io, limits),
+        StopReason::Halted,
+        "no interrupt yet"
+    );
+    io.raised = true;
+    assert_eq!(cpu.run(&mut io, limits), StopReason::Halted);
+    assert_eq!(m32(&cpu, INT_COUNT), 1);
+    let at = |k: u32| m32(&cpu, LOG + 0x14 + 16 * k);
+    // STI, then HLT's trap (EIP after it) before the interrupt, then NOP and CLI (the
+    // final HLT is the fifth instruction and halts with its trap pending).
+    assert_eq!(m32(&cpu, LOG), 4);
+    assert_eq!(
+        [at(0), at(1), at(2), at(3)],
+        [
+            insn_at(&cpu, 4),
+            insn_at(&cpu, 5),
+            insn_at(&cpu, 6),
+            insn_at(&cpu, 7)
+        ]
+    );
+}

@@ -192,13 +192,39 @@ impl Cpu {
     #[cold]
     pub(super) fn debug_step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
         let c = &mut self.core;
+        if c.cycles >= c.event_cycle {
+            return Some(StopReason::EventDue);
+        }
         let shadow = std::mem::take(&mut c.dbg.shadow);
         let pending = std::mem::take(&mut c.dbg.pending);
         if pending != 0 && !shadow {
-            // Traps of an instruction that ended the previous run, or of an event delivery
-            // (priority 4, Table 6-2).
+            // Traps of an instruction that ended the previous run (HLT) or of an event
+            // delivery: priority 4 of Table 6-2, before external interrupts. A halted
+            // processor takes them once an interrupt wakes it.
+            if c.halted {
+                if !(c.regs.eflags.contains(Eflags::IF) && !c.inhibit && io.intr()) {
+                    c.dbg.pending = pending;
+                    return Some(StopReason::Halted);
+                }
+                c.halted = false;
+            }
             return self.raise_debug(io, pending);
         }
+        // External interrupts and the halt state (priorities 5-6), then this instruction.
+        if let Some(stop) = self.events(io) {
+            let c = &mut self.core;
+            c.dbg.shadow = shadow;
+            c.dbg.pending = pending;
+            return Some(stop);
+        }
+        let c = &mut self.core;
+        c.delivery_hits();
+        if c.dbg.pending != 0 {
+            // The interrupt's delivery hit a data breakpoint.
+            let bits = std::mem::take(&mut c.dbg.pending);
+            return self.raise_debug(io, bits);
+        }
+        let c = &mut self.core;
         let rf = c.regs.eflags.contains(Eflags::RF);
         if c.dbg.active && !rf && !shadow {
             let lin = c.sregs.seg[SegReg::Cs as usize]

@@ -45,6 +45,8 @@ pub enum StopReason {
     IoStop,
     /// The instruction budget given in [`RunLimits`] is used up.
     InstructionLimit,
+    /// The cycle counter reached [`Core::event_cycle`]: the board has a device event due.
+    EventDue,
     /// An exception was raised while `stop_on_exception` was set (conformance runs).
     Exception(Exception),
 }
@@ -99,6 +101,11 @@ pub struct Core {
     pub(crate) pdptes: [u64; 4],
     /// A port write asked for a processor reset.
     pub(crate) reset_pending: bool,
+    /// The halt state entered by HLT (left by an external interrupt).
+    pub halted: bool,
+    /// The cycle at which the board's next device event is due: [`Cpu::run`] returns
+    /// [`StopReason::EventDue`] once the cycle counter reaches it.
+    pub event_cycle: u64,
 }
 
 /// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
@@ -145,6 +152,8 @@ impl Cpu {
             dr: DR_RESET,
             dbg: debug::DebugState::default(),
             reset_pending: false,
+            halted: false,
+            event_cycle: u64::MAX,
             tlb: Box::default(),
             pdptes: [0; 4],
         };
@@ -166,6 +175,7 @@ impl Cpu {
         c.regs = Regs::reset(c.model.signature);
         c.sregs = SRegs::reset();
         c.inhibit = false;
+        c.halted = false;
         c.fetch_dirty = true;
         c.dr = DR_RESET;
         c.dbg = debug::DebugState::default();
@@ -191,12 +201,16 @@ impl Cpu {
             if self.core.instructions >= limits.max_instructions {
                 return StopReason::InstructionLimit;
             }
-            // Breakpoints, single-step or RF: one instruction at a time (debug.rs).
+            // Breakpoints, single-step or RF: one instruction at a time, events included
+            // (debug.rs).
             if self.core.debug_mode() {
                 if let Some(stop) = self.debug_step(io) {
                     return stop;
                 }
                 continue;
+            }
+            if let Some(stop) = self.events(io) {
+                return stop;
             }
             let b = match self.fetch_block() {
                 Ok(b) => b,
@@ -205,21 +219,64 @@ impl Cpu {
                     None => continue,
                 },
             };
+            // In an STI or MOV SS shadow only the next instruction runs before events are
+            // looked at again.
+            let b = if self.core.inhibit {
+                BlockRef { count: 1, ..b }
+            } else {
+                b
+            };
             if let Some(stop) = self.exec_block(io, b, limits.max_instructions) {
                 return stop;
             }
         }
     }
 
-    /// Executes one instruction (or delivers one exception). Returns a stop reason if the run
-    /// must end.
+    /// Executes one instruction (or delivers one exception or external interrupt). Returns a
+    /// stop reason if the run must end.
     pub fn step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
         if self.core.debug_mode() {
             return self.debug_step(io);
         }
+        if let Some(stop) = self.events(io) {
+            return Some(stop);
+        }
         match self.fetch_block() {
             Ok(b) => self.exec_block(io, BlockRef { count: 1, ..b }, u64::MAX),
             Err(e) => self.raise(io, e),
+        }
+    }
+
+    /// At an instruction boundary: a due board event, an external interrupt (recognized
+    /// when EFLAGS.IF = 1 outside an STI/MOV SS shadow, SDM Vol. 3 §6.8.1), or the halt
+    /// state end the run or redirect it.
+    #[inline(always)]
+    fn events(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        let c = &self.core;
+        if c.cycles >= c.event_cycle {
+            return Some(StopReason::EventDue);
+        }
+        if c.regs.eflags.contains(Eflags::IF) && !c.inhibit && io.intr() {
+            return self.external_interrupt(io);
+        }
+        if c.halted {
+            return Some(StopReason::Halted);
+        }
+        None
+    }
+
+    /// Delivers the external interrupt the controller acknowledges; leaves the halt state.
+    #[cold]
+    fn external_interrupt(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        let vector = io.inta();
+        let e = Exception::new(vector, None, crate::exception::EventKind::External);
+        self.last_exception = Some(e);
+        let c = &mut self.core;
+        c.halted = false;
+        c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
+        match c.deliver(e) {
+            Ok(()) => None,
+            Err(()) => Some(StopReason::Shutdown),
         }
     }
 

@@ -42,10 +42,12 @@ impl Core {
     }
 }
 
-/// HLT: privileged. No interrupt source is modelled yet, so nothing can wake the processor
-/// and the run ends with "halted" (EIP after the HLT, as the architecture leaves it).
+/// HLT: privileged. The processor enters the halt state with EIP after the HLT (SDM HLT);
+/// the run returns "halted", and an enabled external interrupt resumes it (see
+/// `Cpu::run`: the board advances time to its next event).
 pub(crate) fn hlt(c: &mut Core, _io: &mut dyn PortIo, _i: &Instruction) -> R {
     c.require_cpl0()?;
+    c.halted = true;
     c.stop = Some(StopReason::Halted);
     c.fetch_dirty = true; // leave the running block
     Ok(())
@@ -61,7 +63,10 @@ pub(crate) fn cli_sti(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R 
         c.regs.eflags.remove(Eflags::IF);
     } else {
         if !c.regs.eflags.contains(Eflags::IF) {
+            // The STI shadow (§6.8.3): an interrupt is recognized only after the next
+            // instruction; the run loop runs that one alone.
             c.inhibit = true;
+            c.fetch_dirty = true;
         }
         c.regs.eflags.insert(Eflags::IF);
     }

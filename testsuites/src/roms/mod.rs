@@ -10,6 +10,7 @@ use crate::romkit::Asm;
 
 mod control_registers;
 mod debug;
+mod external_interrupts;
 mod interrupts;
 mod kit;
 mod paging;
@@ -29,6 +30,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "kit",
         build: kit::rom,
+    },
+    TestRom {
+        name: "external_interrupts",
+        build: external_interrupts::rom,
     },
     TestRom {
         name: "interrupts",
