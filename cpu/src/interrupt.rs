@@ -203,7 +203,15 @@ impl Core {
                 }
             }
         }
-        self.push(size, old_flags.bits())?;
+        // RF is pushed as 1 for fault-class exceptions, so that the restarted instruction
+        // does not hit its code breakpoint again (SDM Vol. 3 §17.3.1.1); #DB for a code
+        // breakpoint is raised as a hardware event and pushes RF as it is (0).
+        let pushed_flags = if e.kind == EventKind::Fault && e.vector != vector::DF {
+            old_flags | Eflags::RF
+        } else {
+            old_flags
+        };
+        self.push(size, pushed_flags.bits())?;
         self.push(size, old_cs)?;
         self.push(size, old_eip)?;
         if let Some(code) = e.error_code() {

@@ -99,6 +99,9 @@ impl Core {
         size: u32,
     ) -> Result<u32, Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
         io.set_time(self.cycles);
         Ok(io.io_in(port, IoSize::from_bytes(size), &mut self.mem) & super::operand::mask(size))
     }
@@ -112,6 +115,9 @@ impl Core {
         v: u32,
     ) -> Result<(), Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
         io.set_time(self.cycles);
         match io.io_out(
             port,

@@ -5,6 +5,7 @@ mod alu;
 mod bcd;
 mod bits;
 mod control;
+mod debug;
 mod dispatch;
 pub(crate) mod fast;
 mod flags;
@@ -90,8 +91,11 @@ pub struct Core {
     /// Per segment register: reads need only the limit check (see `memory.rs`).
     pub(crate) seg_read_fast: [bool; 6],
     pub(crate) seg_write_fast: [bool; 6],
-    /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7).
+    /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7). A front-end that writes DR7
+    /// directly calls [`Cpu::state_changed`].
     pub dr: [u32; 8],
+    /// Breakpoint summary and pending debug traps (see `debug.rs`).
+    pub(crate) dbg: debug::DebugState,
     /// The TLB (SDM Vol. 3 §4.10): translations stay usable until INVLPG, a CR3 write or a
     /// paging-mode change flushes them.
     pub(crate) tlb: Box<vtx32_mmu::Tlb>,
@@ -108,6 +112,9 @@ pub struct Core {
     /// after it belongs to the new task, so interrupt delivery must not roll back.
     pub(crate) task_committed: bool,
 }
+
+/// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
+const DR_RESET: [u32; 8] = [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400];
 
 /// A processor: the core plus its decoded-instruction cache.
 pub struct Cpu {
@@ -147,7 +154,8 @@ impl Cpu {
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
-            dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
+            dr: DR_RESET,
+            dbg: debug::DebugState::default(),
             reset_pending: false,
             halted: false,
             event_cycle: u64::MAX,
@@ -175,6 +183,9 @@ impl Cpu {
         c.inhibit = false;
         c.halted = false;
         c.fetch_dirty = true;
+        c.dr = DR_RESET;
+        c.dbg = debug::DebugState::default();
+        c.dr7_changed();
         c.refresh_segment_fast_paths();
         c.tlb.flush_all();
         self.blocks.flush();
@@ -185,6 +196,7 @@ impl Cpu {
         self.core.fetch_dirty = true;
         self.core.tlb.flush_all();
         self.core.load_pdptes_if_pae();
+        self.core.dr7_changed();
         self.core.refresh_segment_fast_paths();
     }
 
@@ -194,6 +206,14 @@ impl Cpu {
         loop {
             if self.core.instructions >= limits.max_instructions {
                 return StopReason::InstructionLimit;
+            }
+            // Breakpoints, single-step or RF: one instruction at a time, events included
+            // (debug.rs).
+            if self.core.debug_mode() {
+                if let Some(stop) = self.debug_step(io) {
+                    return stop;
+                }
+                continue;
             }
             if let Some(stop) = self.events(io) {
                 return stop;
@@ -221,6 +241,9 @@ impl Cpu {
     /// Executes one instruction (or delivers one exception or external interrupt). Returns a
     /// stop reason if the run must end.
     pub fn step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        if self.core.debug_mode() {
+            return self.debug_step(io);
+        }
         if let Some(stop) = self.events(io) {
             return Some(stop);
         }

@@ -227,9 +227,10 @@ pub(crate) fn popf(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     let e = c.regs.eflags.bits();
     let new = ((e & !changeable) | (v & changeable)) & !Eflags::RF.bits();
     c.regs.eflags = Eflags::from_bits_retain(new) | Eflags::FIXED1;
-    // Interrupts enabled by POPF are recognized before the next instruction: leave the
-    // block so the run loop looks at the INTR line.
-    if (new & !e) & Eflags::IF.bits() != 0 {
+    // Single-stepping starts after the next instruction (SDM Vol. 3 §17.3.1.4), and
+    // interrupts enabled by POPF are recognized before it: leave the block so that the run
+    // loop takes the debug path or looks at the INTR line.
+    if (new & !e) & (Eflags::TF | Eflags::IF).bits() != 0 {
         c.fetch_dirty = true;
     }
     Ok(())

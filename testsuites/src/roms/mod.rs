@@ -9,6 +9,7 @@
 use crate::romkit::Asm;
 
 mod control_registers;
+mod debug;
 mod external_interrupts;
 mod interrupts;
 mod io_protection;
@@ -80,6 +81,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "v86",
         build: v86::rom,
+    },
+    TestRom {
+        name: "debug",
+        build: debug::rom,
     },
 ];
 
