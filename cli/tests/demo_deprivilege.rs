@@ -93,6 +93,16 @@ fn deprivilege_demo_prints_each_leak_with_its_values() {
         has(line(&s, "PUSH CS"), &[cs, &rpl_text, "LEAK: the real CPL"]);
         has(line(&s, "MOV r32, CS"), &[cs, &rpl_text, "LEAK"]);
         has(line(&s, "MOV r32, SS"), &[ss, &rpl_text, "LEAK"]);
+        let (lar, dpl) = if rpl == "1" {
+            ("00c0bb00", "(DPL 1)")
+        } else {
+            ("00c0fb00", "(DPL 3)")
+        };
+        has(
+            line(&s, "LAR r32, CS"),
+            &[lar, dpl, "expects DPL 0", "LEAK"],
+        );
+        has(line(&s, "VERW 0010"), &["ZF=0; guest expects ZF=1", "LEAK"]);
         has(line(&s, "SMSW"), &["0039; guest expects 0031", "LEAK"]);
         has(
             line(&s, "PUSHFD"),
@@ -119,7 +129,7 @@ fn deprivilege_demo_prints_each_leak_with_its_values() {
     );
     has(
         line(&s, "leaks under 0/1/3:"),
-        &["SGDT SIDT PUSH-CS MOV-from-CS MOV-from-SS SMSW PUSHF POPF"],
+        &["SGDT SIDT PUSH-CS MOV-from-CS MOV-from-SS LAR VERW SMSW PUSHF POPF"],
     );
     assert!(!line(&s, "leaks under").contains("ring-compression"));
     let s = section(&out, "model 0/3/3");
@@ -135,8 +145,8 @@ fn deprivilege_demo_prints_each_leak_with_its_values() {
     assert_eq!(
         out.lines().last(),
         Some(
-            "vtx32 demo deprivilege: 9 kinds of leak observed: SGDT SIDT PUSH-CS MOV-from-CS \
-             MOV-from-SS SMSW PUSHF POPF ring-compression"
+            "vtx32 demo deprivilege: 11 kinds of leak observed: SGDT SIDT PUSH-CS MOV-from-CS \
+             MOV-from-SS LAR VERW SMSW PUSHF POPF ring-compression"
         ),
         "{out}"
     );

@@ -13,9 +13,10 @@
 //!    hypercall (INT 80h, EAX = probe, EBX/ECX/EDX = values: the guest cannot print, as
 //!    IOPL is 0), and the monitor compares it with what the guest expects from its virtual
 //!    state, printing `LEAK` on a mismatch: SGDT/SIDT (the monitor's tables), PUSH CS and
-//!    MOV from CS/SS (RPL = the real CPL), SMSW (the real CR0, whose TS the monitor keeps
-//!    set), PUSHFD (the real IF, still 1 after the emulated CLI) and POPFD (the IF and IOPL
-//!    changes are dropped without a fault, SDM POPF);
+//!    MOV from CS/SS (RPL = the real CPL), LAR of CS (the real DPL) and VERW of the
+//!    guest's data selector (checked against the real CPL), SMSW (the real CR0, whose TS
+//!    the monitor keeps set), PUSHFD (the real IF, still 1 after the emulated CLI) and
+//!    POPFD (the IF and IOPL changes are dropped without a fault, SDM POPF);
 //! 3. it starts its application (IRET to ring 3), which writes over the guest kernel's
 //!    data. Paging only separates supervisor (CPL < 3) from user (CPL 3) pages (SDM Vol. 3
 //!    §4.6): under 0/1/3 the kernel's pages are supervisor pages and the write faults
@@ -138,24 +139,28 @@ mod leak {
     pub const PUSH_CS: u32 = 1 << 2;
     pub const MOV_CS: u32 = 1 << 3;
     pub const MOV_SS: u32 = 1 << 4;
-    pub const SMSW: u32 = 1 << 5;
-    pub const PUSHF: u32 = 1 << 6;
-    pub const POPF: u32 = 1 << 7;
-    pub const RING_COMPRESSION: u32 = 1 << 8;
-    pub const NAMES: [(u32, &str); 9] = [
+    pub const LAR: u32 = 1 << 5;
+    pub const VERW: u32 = 1 << 6;
+    pub const SMSW: u32 = 1 << 7;
+    pub const PUSHF: u32 = 1 << 8;
+    pub const POPF: u32 = 1 << 9;
+    pub const RING_COMPRESSION: u32 = 1 << 10;
+    pub const NAMES: [(u32, &str); 11] = [
         (SGDT, "SGDT"),
         (SIDT, "SIDT"),
         (PUSH_CS, "PUSH-CS"),
         (MOV_CS, "MOV-from-CS"),
         (MOV_SS, "MOV-from-SS"),
+        (LAR, "LAR"),
+        (VERW, "VERW"),
         (SMSW, "SMSW"),
         (PUSHF, "PUSHF"),
         (POPF, "POPF"),
         (RING_COMPRESSION, "ring-compression"),
     ];
     /// What each model must show.
-    pub const EXPECTED_013: u32 = 0xFF;
-    pub const EXPECTED_033: u32 = 0x1FF;
+    pub const EXPECTED_013: u32 = RING_COMPRESSION - 1;
+    pub const EXPECTED_033: u32 = (RING_COMPRESSION << 1) - 1;
 }
 
 /// Hypercall numbers (EAX at INT 80h).
@@ -168,6 +173,7 @@ mod probe {
     pub const PUSHF: u32 = 6;
     pub const POPF: u32 = 7;
     pub const APP: u32 = 8;
+    pub const LAR_VERW: u32 = 9;
 }
 
 /// Offsets in the trap frame built by the common handler (EBP = ESP after it pushed):
@@ -590,6 +596,7 @@ impl<'a> Mon<'a> {
             probe::SIDT,
             probe::PUSH_CS,
             probe::MOV_CS_SS,
+            probe::LAR_VERW,
             probe::SMSW,
             probe::PUSHF,
             probe::POPF,
@@ -640,6 +647,39 @@ impl<'a> Mon<'a> {
         self.selector_line("MOV r32, CS", frame::EBX, leak::MOV_CS, ss_line)?;
         self.a.set_label(&mut ss_line)?;
         self.selector_line("MOV r32, SS", frame::ECX, leak::MOV_SS, back)?;
+
+        // LAR of its CS and VERW of its data selector (0010 in its own GDT; the monitor's
+        // ring-0 data in the real one): answers for the real CPL (SDM LAR, VERR/VERW).
+        let mut l = next();
+        self.a.set_label(&mut l)?;
+        self.say("  LAR r32, CS   ")?;
+        self.hex_mem(f(frame::EBX), 8)?;
+        self.say(" (DPL ")?;
+        self.field_mem(f(frame::EBX), 13, 3)?;
+        self.say("); guest expects DPL 0")?;
+        let mut verw_line = self.a.create_label();
+        self.verdict(
+            leak::LAR,
+            "its code segment's real DPL",
+            verw_line,
+            |m, yes| {
+                m.a.test(f(frame::EBX), 0x6000)?;
+                m.a.jnz(yes)
+            },
+        )?;
+        self.a.set_label(&mut verw_line)?;
+        self.say("  VERW 0010     ZF=")?;
+        self.hex_mem(f(frame::ECX), 1)?;
+        self.say("; guest expects ZF=1 (its own data segment)")?;
+        self.verdict(
+            leak::VERW,
+            "checked against the real CPL",
+            back,
+            |m, yes| {
+                m.a.cmp(f(frame::ECX), 0)?;
+                m.a.je(yes)
+            },
+        )?;
 
         let mut l = next();
         self.a.set_label(&mut l)?;
@@ -928,8 +968,15 @@ fn finish(m: &mut Mon) -> R {
         a.set_label(&mut counted)?;
     }
     m.say("vtx32 demo deprivilege: ")?;
+    // The count (at most 11) in decimal.
+    let mut units = m.a.create_label();
     m.a.push(eax)?;
     m.a.mov(eax, ecx)?;
+    m.a.cmp(eax, 10)?;
+    m.a.jb(units)?;
+    m.say("1")?;
+    m.a.sub(eax, 10)?;
+    m.a.set_label(&mut units)?;
     m.hex_eax(1)?;
     m.a.pop(eax)?;
     m.say(" kinds of leak observed:")?;
@@ -1011,6 +1058,16 @@ fn guest_kernel(a: &mut CodeAssembler) -> R {
     a.mov(cx, ss)?;
     a.movzx(ecx, cx)?;
     a.mov(eax, probe::MOV_CS_SS)?;
+    a.int(0x80)?;
+    a.mov(eax, cs)?;
+    a.mov(ebx, -1)?;
+    a.lar(ebx, eax)?;
+    a.and(ebx, 0x00F0_FF00)?; // bits 19:16 are undefined (SDM LAR); QEMU clears them
+    a.mov(edx, 0x10)?; // its data selector
+    a.mov(ecx, 0)?;
+    a.verw(dx)?;
+    a.setz(cl)?;
+    a.mov(eax, probe::LAR_VERW)?;
     a.int(0x80)?;
     a.smsw(bx)?;
     a.movzx(ebx, bx)?;
