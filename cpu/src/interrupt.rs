@@ -30,9 +30,12 @@ impl Core {
                 Err(second) => {
                     // Delivery is all or nothing, except for a task switch that passed its
                     // commit point: the fault is then raised in the new task (SDM §7.3).
+                    // CR2 keeps the address of a page fault raised while delivering.
                     if !self.task_committed {
+                        let cr2 = self.sregs.cr2;
                         self.regs = regs;
                         self.sregs = sregs;
+                        self.sregs.cr2 = cr2;
                         self.next_eip = next_eip;
                     }
                     self.task_committed = false;
@@ -40,6 +43,10 @@ impl Core {
                     if cur.vector == vector::DF {
                         return Err(());
                     }
+                    // EXT (bit 0 of the error code, SDM §6.13) is set for a fault raised while
+                    // delivering an exception or external event, clear while delivering INT n,
+                    // INT3 or INTO; a #PF error code has no EXT bit.
+                    let ext = !matches!(cur.kind, EventKind::SoftwareInt | EventKind::SoftwareTrap);
                     use ExceptionClass::*;
                     let df = matches!(
                         (cur.class(), second.class()),
@@ -56,8 +63,8 @@ impl Core {
                     } else {
                         second
                     };
-                    // A fault raised while delivering is an external event (EXT = 1).
-                    if let Some(code) = cur.error_code() {
+                    if let Some(code) = cur.error_code().filter(|_| ext && cur.vector != vector::PF)
+                    {
                         cur.set_error_code(Some(code | 1));
                     }
                     if cur.vector == vector::DF {
