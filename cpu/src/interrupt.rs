@@ -5,6 +5,9 @@
 //! level from the TSS (§6.12.1), including from virtual-8086 mode to ring 0 (§20.3.1).
 //! Faults during delivery combine into #DF per Table 6-5; a fault while delivering #DF is a
 //! triple fault (shutdown). Task gates switch tasks (`task.rs`).
+//! IRET covers real mode, virtual-8086 mode (IOPL 3 here; VME at IOPL < 3 in `v86.rs`),
+//! protected mode to the same level, an outer level or virtual-8086 mode, and (NT = 1) a
+//! return to the previous task.
 
 use crate::exception::{vector, EventKind, Exception, ExceptionClass};
 use crate::exec::Core;
@@ -14,8 +17,9 @@ use crate::state::{gpr, Eflags, SegAttrs, SegReg, Segment};
 const MAX_NESTED_FAULTS: usize = 4;
 
 impl Core {
-    /// Delivers `e`. `Err(())` means a triple fault: the processor shuts down.
-    pub(crate) fn deliver(&mut self, e: Exception) -> Result<(), ()> {
+    /// Delivers `e`, raised by the instruction at `insn_eip`. `Err(())` means a triple
+    /// fault: the processor shuts down.
+    pub(crate) fn deliver(&mut self, e: Exception, insn_eip: u32) -> Result<(), ()> {
         let mut cur = e;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;
@@ -31,7 +35,8 @@ impl Core {
                     // Delivery is all or nothing, except for a task switch that passed its
                     // commit point: the fault is then raised in the new task (SDM §7.3).
                     // CR2 keeps the address of a page fault raised while delivering.
-                    if !self.task_committed {
+                    let committed = self.task_committed;
+                    if !committed {
                         let cr2 = self.sregs.cr2;
                         self.regs = regs;
                         self.sregs = sregs;
@@ -43,10 +48,9 @@ impl Core {
                     if cur.vector == vector::DF {
                         return Err(());
                     }
-                    // EXT (bit 0 of the error code, SDM §6.13) is set for a fault raised while
-                    // delivering an exception or external event, clear while delivering INT n,
-                    // INT3 or INTO; a #PF error code has no EXT bit.
-                    let ext = !matches!(cur.kind, EventKind::SoftwareInt | EventKind::SoftwareTrap);
+                    // EXT (§6.13): set when the event being delivered was not a software
+                    // interrupt (INT n, INT3, INTO).
+                    let ext = matches!(cur.kind, EventKind::Fault | EventKind::External);
                     use ExceptionClass::*;
                     let df = matches!(
                         (cur.class(), second.class()),
@@ -54,6 +58,13 @@ impl Core {
                             | (PageFault, Contributory)
                             | (PageFault, PageFault)
                     );
+                    // A fault while delivering INT n / INT3 / INTO (a gate DPL below CPL,
+                    // a bad gate) is a fault of that instruction: its EIP is saved (SDM
+                    // INT n "Operation"; Bochs agrees). After a task switch's commit point
+                    // the fault belongs to the new task, whose EIP stays.
+                    if !ext && !committed {
+                        self.regs.eip = insn_eip;
+                    }
                     let second = Exception {
                         kind: EventKind::Fault,
                         ..second
@@ -63,9 +74,11 @@ impl Core {
                     } else {
                         second
                     };
-                    if let Some(code) = cur.error_code().filter(|_| ext && cur.vector != vector::PF)
-                    {
-                        cur.set_error_code(Some(code | 1));
+                    // A #PF error code has no EXT bit (bit 0 is P).
+                    if ext && cur.vector != vector::PF {
+                        if let Some(code) = cur.error_code() {
+                            cur.set_error_code(Some(code | 1));
+                        }
                     }
                     if cur.vector == vector::DF {
                         cur.set_error_code(Some(0));
@@ -195,7 +208,15 @@ impl Core {
                 }
             }
         }
-        self.push(size, old_flags.bits())?;
+        // RF is pushed as 1 for fault-class exceptions, so that the restarted instruction
+        // does not hit its code breakpoint again (SDM Vol. 3 §17.3.1.1); #DB for a code
+        // breakpoint is raised as a hardware event and pushes RF as it is (0).
+        let pushed_flags = if e.kind == EventKind::Fault && e.vector != vector::DF {
+            old_flags | Eflags::RF
+        } else {
+            old_flags
+        };
+        self.push(size, pushed_flags.bits())?;
         self.push(size, old_cs)?;
         self.push(size, old_eip)?;
         if let Some(code) = e.error_code() {
@@ -242,7 +263,7 @@ impl Core {
         let size = if op32 { 4 } else { 2 };
         if !self.protected() || self.v86() {
             if self.v86() && self.iopl() < 3 {
-                return Err(Exception::gp(0));
+                return self.v86_iret(op32);
             }
             let eip = self.peek(0, size)?;
             let cs = self.peek(size, size)? as u16;
@@ -375,27 +396,27 @@ impl Core {
     }
 
     /// IRETD from CPL 0 to virtual-8086 mode (§20.3.1): pops EIP, CS, EFLAGS, ESP, SS, ES,
-    /// DS, FS, GS; CPL becomes 3.
+    /// DS, FS, GS; CPL becomes 3. An EIP beyond the 64-KiB virtual-8086 CS limit is #GP(0)
+    /// (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE), with nothing changed.
     fn iret_to_v86(&mut self, eip: u32, cs: u16, fl: u32) -> Result<(), Exception> {
+        if eip > 0xFFFF {
+            return Err(Exception::gp(0));
+        }
         let mut vals = [0u32; 6];
         for (k, v) in vals.iter_mut().enumerate() {
             *v = self.peek(12 + 4 * k as u32, 4)?;
         }
         let [esp, ss, es, ds, fs, gs] = vals;
         self.regs.eflags = Eflags::from_bits_retain((fl & Eflags::WRITABLE.bits()) | 2);
-        let v86 = |sel: u32| {
-            Segment::real_mode_with(
-                sel as u16,
-                SegAttrs::P
-                    | SegAttrs::S
-                    | SegAttrs::RW
-                    | SegAttrs::ACCESSED
-                    | SegAttrs::from_bits_retain(3 << 5),
-            )
-        };
-        let mut code = v86(u32::from(cs));
-        code.attrs |= SegAttrs::CODE;
-        self.sregs.seg = [v86(es), code, v86(ss), v86(ds), v86(fs), v86(gs)];
+        let v86 = |sel: u32| Core::v86_segment(sel as u16, false);
+        self.sregs.seg = [
+            v86(es),
+            Core::v86_segment(cs, true),
+            v86(ss),
+            v86(ds),
+            v86(fs),
+            v86(gs),
+        ];
         self.sregs.cpl = 3;
         self.regs.gpr[gpr::ESP] = esp;
         self.next_eip = eip & 0xFFFF;

@@ -52,6 +52,8 @@ pub struct CpuModel {
     pub costs: [u16; COST_CLASSES],
     /// Extra cycles for an instruction with a memory operand (an L1 hit).
     pub mem_cost: u16,
+    /// Core clock in Hz: converts cycles to the board's time (the interval timer).
+    pub clock_hz: u64,
     vendor: [u32; 3],
     features_edx: u32,
     features_ecx: u32,
@@ -91,6 +93,8 @@ impl CpuModel {
             signature: 0x0000_06E8,
             costs: [1, 1, 1, 4, 23, 4, 2, 30, 60],
             mem_cost: 2,
+            // The T2400 runs at 1.83 GHz (Intel Core Duo T2400 specification).
+            clock_hz: 1_833_000_000,
             // "GenuineIntel" as EBX, EDX, ECX.
             vendor: [0x756E_6547, 0x4965_6E69, 0x6C65_746E],
             features_edx: VME | DE | PSE | TSC | MSR | PAE | CX8 | SEP | PGE | CMOV,

@@ -593,3 +593,39 @@ fn a_page_fault_while_delivering_an_exception_keeps_its_error_code() {
     assert_eq!(cpu.core.sregs.cr2, 0x9FFC);
     assert_eq!(peek32(&cpu, 0x6000 - 4), 2);
 }
+
+#[test]
+fn a_fault_after_the_commit_point_of_int_n_keeps_the_new_tasks_eip() {
+    let g = task_gdt();
+    let (cpu, stop) = run_tasks(
+        &g,
+        |a| a.int(0x40),
+        hlt,
+        hlt,
+        |cpu| {
+            cpu.stop_on_exception = false;
+            set_idt(cpu, 0x40, gate(TSS_B_SEL, 0, 0x85, 0));
+            set_idt(cpu, 10, gate(TSS_C_SEL, 0, 0x85, 0));
+            let mut t = Task::ring0(B_CODE, 0x6000);
+            t.seg[3] = 0x203;
+            t.write(cpu, TSS_B);
+        },
+    );
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(cpu.core.sregs.tr.selector, TSS_C_SEL);
+    assert_eq!(
+        peek32(&cpu, 0x5000 - 4),
+        0x200,
+        "EXT clear: INT n started the switch"
+    );
+    assert_eq!(
+        peek32(&cpu, TSS_B + 0x20),
+        B_CODE,
+        "B saved at its first instruction"
+    );
+    assert_eq!(
+        peek32(&cpu, TSS_A + 0x20),
+        common::CODE + 2,
+        "A saved after its INT"
+    );
+}

@@ -8,10 +8,13 @@
 //! | 0x8900 | write | the bytes "Shutdown" in sequence end the run (Bochs), status 0 |
 //! | 0x80, 0x190 | write | POST codes, recorded |
 //! | 0x92 | read/write | system control port A: bit 1 = A20 gate, bit 0 = fast reset |
+//! | 0x20-0x21, 0xA0-0xA1 | read/write | the 8259A interrupt controllers ([`Pic`]) |
+//! | 0x40, 0x43 | read/write | channel 0 of the 8254 interval timer ([`Pit`]), on IRQ0 |
 //!
 //! Every other port floats: reads return all ones, writes are ignored. The A20 gate starts
 //! enabled, as it does under QEMU and Bochs.
 
+use crate::devices::{Pic, Pit, PIT_HZ};
 use std::io::Write;
 use vtx32_cpu::{IoAction, IoSize, PortIo};
 use vtx32_mmu::PhysMem;
@@ -54,6 +57,11 @@ pub struct Board {
     stop: Option<BoardStop>,
     post: Vec<(u16, u8)>,
     post_dropped: u64,
+    pic: Pic,
+    pit: Pit,
+    /// The CPU clock (Hz) and the cycle count of the last access or event.
+    cpu_hz: u64,
+    now: u64,
 }
 
 impl Board {
@@ -69,7 +77,44 @@ impl Board {
             stop: None,
             post: Vec::new(),
             post_dropped: 0,
+            pic: Pic::default(),
+            pit: Pit::default(),
+            cpu_hz: vtx32_cpu::CpuModel::yonah().clock_hz,
+            now: 0,
         }
+    }
+
+    /// Sets the CPU clock that converts cycles to device time.
+    pub fn set_cpu_clock(&mut self, hz: u64) {
+        self.cpu_hz = hz.max(1);
+    }
+
+    /// The interval timer's clock count at CPU cycle `cycles`.
+    fn pit_clock(&self, cycles: u64) -> u64 {
+        (u128::from(cycles) * u128::from(PIT_HZ) / u128::from(self.cpu_hz)) as u64
+    }
+
+    /// The CPU cycle of the next device event (a timer edge), if any.
+    pub fn next_event_cycle(&self) -> Option<u64> {
+        let edge = self.pit.next_edge()?;
+        // The first cycle whose timer clock count reaches the edge.
+        let c = (u128::from(edge) * u128::from(self.cpu_hz)).div_ceil(u128::from(PIT_HZ));
+        Some(u64::try_from(c).unwrap_or(u64::MAX))
+    }
+
+    /// Brings the devices to CPU cycle `cycles`: a timer edge that is due raises IRQ0.
+    pub fn advance_to(&mut self, cycles: u64) {
+        self.now = self.now.max(cycles);
+        if self.pit.advance(self.pit_clock(self.now)) {
+            self.pic.set_irq(0, false);
+            self.pic.set_irq(0, true);
+        }
+    }
+
+    /// Whether a halted CPU (with interrupts enabled) can be woken by a future event: the
+    /// timer has an edge coming and IRQ0 is not masked at the controller.
+    pub fn can_wake(&self) -> bool {
+        self.pit.next_edge().is_some() && !self.pic.masked(0)
     }
 
     /// Hands buffered console bytes to the sink and flushes it.
@@ -159,6 +204,11 @@ impl PortIo for Board {
             // Bochs returns the port number: software detects the console this way.
             PORT_CONSOLE => (ones & !0xFF) | 0xE9,
             PORT_SYSCTL_A => (ones & !0xFF) | (u32::from(mem.a20_enabled()) << 1),
+            0x20 | 0x21 | 0xA0 | 0xA1 => (ones & !0xFF) | u32::from(self.pic.read(port)),
+            0x40..=0x43 => {
+                let now = self.pit_clock(self.now);
+                (ones & !0xFF) | u32::from(self.pit.read(port, now))
+            }
             _ => ones,
         }
     }
@@ -188,9 +238,27 @@ impl PortIo for Board {
                     return IoAction::Reset;
                 }
             }
+            0x20 | 0x21 | 0xA0 | 0xA1 => self.pic.write(port, b),
+            0x40..=0x43 => {
+                let now = self.pit_clock(self.now);
+                self.pit.write(port, b, now);
+            }
             _ => {}
         }
         IoAction::Continue
+    }
+
+    fn set_time(&mut self, cycles: u64) {
+        // Events due before this access happen first.
+        self.advance_to(cycles);
+    }
+
+    fn intr(&mut self) -> bool {
+        self.pic.intr()
+    }
+
+    fn inta(&mut self) -> u8 {
+        self.pic.acknowledge()
     }
 }
 

@@ -9,6 +9,8 @@
 
 pub mod board;
 pub mod demo;
+pub mod demos;
+pub mod devices;
 pub mod roms;
 pub mod trace;
 
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use vtx32_cpu::{Cpu, CpuModel, Exception, RunLimits, SegReg, Segment, StopReason};
+use vtx32_cpu::{Cpu, CpuModel, Eflags, Exception, RunLimits, SegReg, Segment, StopReason};
 use vtx32_mmu::{MemError, PhysAddr, PhysMem};
 
 pub use board::{Board, BoardStop};
@@ -187,9 +189,11 @@ impl Machine {
         console: Box<dyn Write>,
     ) -> Result<Self, MachineError> {
         let mem = PhysMem::new(ram_bytes)?;
+        let mut board = Board::new(console);
+        board.set_cpu_clock(model.clock_hz);
         Ok(Self {
             cpu: Cpu::new(model, mem),
-            board: Board::new(console),
+            board,
             interrupt: None,
         })
     }
@@ -258,6 +262,7 @@ impl Machine {
                 break Stop::InstructionLimit;
             }
             let end = done.saturating_add(slice).min(max);
+            self.cpu.core.event_cycle = self.board.next_event_cycle().unwrap_or(u64::MAX);
             let r = match tracer.as_deref_mut() {
                 Some(t) => self.run_traced(end, t),
                 None => self.cpu.run(
@@ -269,6 +274,8 @@ impl Machine {
             };
             match r {
                 StopReason::InstructionLimit => {}
+                StopReason::EventDue => self.board.advance_to(self.cpu.core.cycles),
+                StopReason::Halted if self.can_sleep() => self.sleep_until_event(),
                 other => break self.map_stop(other),
             }
             progress(&Progress {
@@ -303,11 +310,26 @@ impl Machine {
         StopReason::InstructionLimit
     }
 
+    /// A halted CPU with interrupts enabled sleeps while a device event can still wake it.
+    fn can_sleep(&self) -> bool {
+        self.cpu.core.regs.eflags.contains(Eflags::IF) && self.board.can_wake()
+    }
+
+    /// Skips the halted CPU's clock to the next device event (HLT consumes no instructions;
+    /// the cycle counter, and RDTSC, move on as on hardware).
+    fn sleep_until_event(&mut self) {
+        if let Some(t) = self.board.next_event_cycle() {
+            let c = &mut self.cpu.core;
+            c.cycles = c.cycles.max(t);
+            self.board.advance_to(c.cycles);
+        }
+    }
+
     fn map_stop(&mut self, r: StopReason) -> Stop {
         match r {
             StopReason::Halted => Stop::Halted,
             StopReason::Shutdown => Stop::Shutdown,
-            StopReason::InstructionLimit => Stop::InstructionLimit,
+            StopReason::InstructionLimit | StopReason::EventDue => Stop::InstructionLimit,
             StopReason::Exception(e) => Stop::Exception(e),
             StopReason::IoStop => match self.board.take_stop() {
                 Some(BoardStop::DebugExit { code }) => Stop::DebugExit { code },

@@ -6,7 +6,12 @@ use vtx32_testsuites::golden::run_rom;
 use vtx32_testsuites::roms::find;
 
 fn main() {
-    for name in std::env::args().skip(1) {
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    if names.is_empty() {
+        eprintln!("run_test_rom: usage: run_test_rom NAME...");
+        std::process::exit(2);
+    }
+    for name in names {
         let Some(rom) = find(&name) else {
             eprintln!("run_test_rom: error: no test ROM named {name:?}");
             std::process::exit(2);

@@ -41,6 +41,17 @@ pub enum IoAction {
 pub trait PortIo {
     fn io_in(&mut self, port: u16, size: IoSize, mem: &mut PhysMem) -> u32;
     fn io_out(&mut self, port: u16, size: IoSize, value: u32, mem: &mut PhysMem) -> IoAction;
+    /// The processor's cycle counter, given before each port access (for devices that
+    /// count time, such as the interval timer).
+    fn set_time(&mut self, _cycles: u64) {}
+    /// The INTR input (SDM Vol. 3 §6.3): an interrupt controller requests service.
+    fn intr(&mut self) -> bool {
+        false
+    }
+    /// The interrupt-acknowledge cycle that follows a recognized INTR: the vector.
+    fn inta(&mut self) -> u8 {
+        0
+    }
 }
 
 /// A board with nothing on its ports: reads float high, writes are ignored.
@@ -88,6 +99,10 @@ impl Core {
         size: u32,
     ) -> Result<u32, Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
+        io.set_time(self.cycles);
         Ok(io.io_in(port, IoSize::from_bytes(size), &mut self.mem) & super::operand::mask(size))
     }
 
@@ -100,6 +115,10 @@ impl Core {
         v: u32,
     ) -> Result<(), Exception> {
         self.check_io(port, size)?;
+        if self.dbg.data {
+            self.note_io_access(port, size);
+        }
+        io.set_time(self.cycles);
         match io.io_out(
             port,
             IoSize::from_bytes(size),

@@ -21,6 +21,11 @@ impl Core {
             self.seg_write_fast[s as usize] =
                 usable && !expand_down && !code && a.contains(SegAttrs::RW);
         }
+        if self.dbg.data {
+            // Data breakpoints are matched on the checked path (see `debug.rs`).
+            self.seg_read_fast = [false; 6];
+            self.seg_write_fast = [false; 6];
+        }
         self.fetch_dirty = true;
     }
 
@@ -99,7 +104,11 @@ impl Core {
         if !ok {
             return Err(Self::seg_fault(seg));
         }
-        Ok(s.base.wrapping_add(off))
+        let lin = s.base.wrapping_add(off);
+        if self.dbg.data {
+            self.note_data_access(lin, size, write);
+        }
+        Ok(lin)
     }
 
     /// Translates a linear address for a data access (paging when CR0.PG = 1).
@@ -284,6 +293,9 @@ impl Core {
     /// Reads a system structure (descriptor tables, TSS, IVT) at a linear address with
     /// supervisor rights (SDM §4.6: implicit supervisor-mode accesses).
     pub(crate) fn read_sys(&mut self, lin: u32, size: u32) -> Result<u32, Exception> {
+        if self.dbg.data {
+            self.note_data_access(lin, size, false);
+        }
         let cpl = self.sregs.cpl;
         self.sregs.cpl = 0;
         let r = self.read_linear(lin, size);
@@ -293,6 +305,9 @@ impl Core {
 
     /// Writes a system structure with supervisor rights.
     pub(crate) fn write_sys(&mut self, lin: u32, size: u32, v: u32) -> Result<(), Exception> {
+        if self.dbg.data {
+            self.note_data_access(lin, size, true);
+        }
         let cpl = self.sregs.cpl;
         self.sregs.cpl = 0;
         let r = self.write_linear(lin, size, v);

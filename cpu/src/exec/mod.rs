@@ -5,6 +5,7 @@ mod alu;
 mod bcd;
 mod bits;
 mod control;
+mod debug;
 mod dispatch;
 pub(crate) mod fast;
 mod flags;
@@ -16,6 +17,7 @@ mod protection;
 mod shift;
 mod stack;
 mod string;
+mod sysenter;
 mod system;
 mod task_register;
 
@@ -45,6 +47,8 @@ pub enum StopReason {
     IoStop,
     /// The instruction budget given in [`RunLimits`] is used up.
     InstructionLimit,
+    /// The cycle counter reached [`Core::event_cycle`]: the board has a device event due.
+    EventDue,
     /// An exception was raised while `stop_on_exception` was set (conformance runs).
     Exception(Exception),
 }
@@ -87,8 +91,11 @@ pub struct Core {
     /// Per segment register: reads need only the limit check (see `memory.rs`).
     pub(crate) seg_read_fast: [bool; 6],
     pub(crate) seg_write_fast: [bool; 6],
-    /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7).
+    /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7). A front-end that writes DR7
+    /// directly calls [`Cpu::state_changed`].
     pub dr: [u32; 8],
+    /// Breakpoint summary and pending debug traps (see `debug.rs`).
+    pub(crate) dbg: debug::DebugState,
     /// The TLB (SDM Vol. 3 §4.10): translations stay usable until INVLPG, a CR3 write or a
     /// paging-mode change flushes them.
     pub(crate) tlb: Box<vtx32_mmu::Tlb>,
@@ -96,10 +103,18 @@ pub struct Core {
     pub(crate) pdptes: [u64; 4],
     /// A port write asked for a processor reset.
     pub(crate) reset_pending: bool,
+    /// The halt state entered by HLT (left by an external interrupt).
+    pub halted: bool,
+    /// The cycle at which the board's next device event is due: [`Cpu::run`] returns
+    /// [`StopReason::EventDue`] once the cycle counter reaches it.
+    pub event_cycle: u64,
     /// Set when a task switch passed its commit point (SDM §7.3 step 12): a fault raised
     /// after it belongs to the new task, so interrupt delivery must not roll back.
     pub(crate) task_committed: bool,
 }
+
+/// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
+const DR_RESET: [u32; 8] = [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400];
 
 /// A processor: the core plus its decoded-instruction cache.
 pub struct Cpu {
@@ -139,8 +154,11 @@ impl Cpu {
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
-            dr: [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400],
+            dr: DR_RESET,
+            dbg: debug::DebugState::default(),
             reset_pending: false,
+            halted: false,
+            event_cycle: u64::MAX,
             task_committed: false,
             tlb: Box::default(),
             pdptes: [0; 4],
@@ -163,7 +181,11 @@ impl Cpu {
         c.regs = Regs::reset(c.model.signature);
         c.sregs = SRegs::reset();
         c.inhibit = false;
+        c.halted = false;
         c.fetch_dirty = true;
+        c.dr = DR_RESET;
+        c.dbg = debug::DebugState::default();
+        c.dr7_changed();
         c.refresh_segment_fast_paths();
         c.tlb.flush_all();
         self.blocks.flush();
@@ -174,6 +196,7 @@ impl Cpu {
         self.core.fetch_dirty = true;
         self.core.tlb.flush_all();
         self.core.load_pdptes_if_pae();
+        self.core.dr7_changed();
         self.core.refresh_segment_fast_paths();
     }
 
@@ -184,6 +207,17 @@ impl Cpu {
             if self.core.instructions >= limits.max_instructions {
                 return StopReason::InstructionLimit;
             }
+            // Breakpoints, single-step or RF: one instruction at a time, events included
+            // (debug.rs).
+            if self.core.debug_mode() {
+                if let Some(stop) = self.debug_step(io) {
+                    return stop;
+                }
+                continue;
+            }
+            if let Some(stop) = self.events(io) {
+                return stop;
+            }
             let b = match self.fetch_block() {
                 Ok(b) => b,
                 Err(e) => match self.raise(io, e) {
@@ -191,18 +225,65 @@ impl Cpu {
                     None => continue,
                 },
             };
+            // In an STI or MOV SS shadow only the next instruction runs before events are
+            // looked at again.
+            let b = if self.core.inhibit {
+                BlockRef { count: 1, ..b }
+            } else {
+                b
+            };
             if let Some(stop) = self.exec_block(io, b, limits.max_instructions) {
                 return stop;
             }
         }
     }
 
-    /// Executes one instruction (or delivers one exception). Returns a stop reason if the run
-    /// must end.
+    /// Executes one instruction (or delivers one exception or external interrupt). Returns a
+    /// stop reason if the run must end.
     pub fn step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        if self.core.debug_mode() {
+            return self.debug_step(io);
+        }
+        if let Some(stop) = self.events(io) {
+            return Some(stop);
+        }
         match self.fetch_block() {
             Ok(b) => self.exec_block(io, BlockRef { count: 1, ..b }, u64::MAX),
             Err(e) => self.raise(io, e),
+        }
+    }
+
+    /// At an instruction boundary: a due board event, an external interrupt (recognized
+    /// when EFLAGS.IF = 1 outside an STI/MOV SS shadow, SDM Vol. 3 §6.8.1), or the halt
+    /// state end the run or redirect it.
+    #[inline(always)]
+    fn events(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        let c = &self.core;
+        if c.cycles >= c.event_cycle {
+            return Some(StopReason::EventDue);
+        }
+        if c.regs.eflags.contains(Eflags::IF) && !c.inhibit && io.intr() {
+            return self.external_interrupt(io);
+        }
+        if c.halted {
+            return Some(StopReason::Halted);
+        }
+        None
+    }
+
+    /// Delivers the external interrupt the controller acknowledges; leaves the halt state.
+    #[cold]
+    fn external_interrupt(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        let vector = io.inta();
+        let e = Exception::new(vector, None, crate::exception::EventKind::External);
+        self.last_exception = Some(e);
+        let c = &mut self.core;
+        c.halted = false;
+        c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
+        let eip = c.regs.eip;
+        match c.deliver(e, eip) {
+            Ok(()) => None,
+            Err(()) => Some(StopReason::Shutdown),
         }
     }
 
@@ -284,6 +365,7 @@ impl Cpu {
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
+        let insn_eip = c.regs.eip;
         // A trap-like event (INT n, INT3, INTO, ICEBP) retires the instruction that raised
         // it: the saved EIP is the next instruction's (SDM Vol. 3 §6.5).
         if e.kind != crate::exception::EventKind::Fault {
@@ -294,7 +376,7 @@ impl Cpu {
             return Some(StopReason::Exception(e));
         }
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        match c.deliver(e, insn_eip) {
             Ok(()) => c.stop.take(),
             Err(()) => Some(StopReason::Shutdown),
         }

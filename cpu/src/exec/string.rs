@@ -19,6 +19,9 @@
 //!   on Intel), then writes the port.
 //! * F2 (REPNE) on MOVS/LODS/STOS/INS/OUTS repeats like F3, as on Intel processors.
 //! * The SSE2 MOVSD/CMPSD (XMM operands) share the mnemonics and raise #UD (no SSE unit).
+//! * Under single-step (TF) or when an iteration hits a data or I/O breakpoint, the
+//!   instruction stops after that iteration with EIP on it, to report the #DB trap
+//!   (see `debug.rs`).
 //! * A REP OUTS whose port write asks the board to stop (or reset) ends the loop after that
 //!   iteration with EIP left on the instruction when iterations remain.
 
@@ -103,6 +106,9 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
     };
     let port = c.regs.gpr[gpr::EDX] as u16;
     let iter_cost = u64::from(c.model.costs[CostClass::String as usize]);
+    // Single-stepping or data breakpoints: a trap is reported after the iteration that
+    // raised it (SDM Vol. 3 §17.3.1.1 and .4), so each iteration may end the instruction.
+    let watch = c.dbg.data || c.regs.eflags.contains(Eflags::TF);
 
     // The I/O permission check of INS/OUTS happens even when the count is 0 (host CPU).
     if matches!(op, Op::Ins | Op::Outs) {
@@ -198,7 +204,7 @@ pub(crate) fn string(c: &mut Core, io: &mut dyn PortIo, i: &Instruction) -> R {
         if compare && c.flag(ZF) != want_zf {
             return Ok(());
         }
-        if c.stop.is_some() || c.reset_pending {
+        if c.stop.is_some() || c.reset_pending || (watch && c.debug_rep_break()) {
             // Resume the remaining iterations later.
             c.next_eip = c.regs.eip;
             c.fetch_dirty = true; // leave the running block: EIP does not advance

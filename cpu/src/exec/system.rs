@@ -3,7 +3,7 @@
 //! INVD/WBINVD/INVLPG. Privilege rules: SDM Vol. 3 §5.9 (privileged instructions #GP(0) at
 //! CPL > 0, and in virtual-8086 mode).
 
-use super::{Core, PortIo, StopReason};
+use super::{debug, Core, PortIo, StopReason};
 use crate::exception::Exception;
 use crate::model::{ext_feature_edx, feature_edx};
 use crate::state::{gpr, Cr0, Cr4, Eflags, SegReg};
@@ -42,26 +42,32 @@ impl Core {
     }
 }
 
-/// HLT: privileged. No interrupt source is modelled yet, so nothing can wake the processor
-/// and the run ends with "halted" (EIP after the HLT, as the architecture leaves it).
+/// HLT: privileged. The processor enters the halt state with EIP after the HLT (SDM HLT);
+/// the run returns "halted", and an enabled external interrupt resumes it (see
+/// `Cpu::run`: the board advances time to its next event).
 pub(crate) fn hlt(c: &mut Core, _io: &mut dyn PortIo, _i: &Instruction) -> R {
     c.require_cpl0()?;
+    c.halted = true;
     c.stop = Some(StopReason::Halted);
     c.fetch_dirty = true; // leave the running block
     Ok(())
 }
 
-/// CLI / STI: IOPL-sensitive (SDM CLI/STI tables; VME/PVI handling arrives with v8086
-/// extensions). STI inhibits interrupts for one instruction.
+/// CLI / STI: IOPL-sensitive (SDM CLI/STI "Operation": IOPL >= CPL in protected mode,
+/// IOPL = 3 in virtual-8086 mode; otherwise VIF under CR4.VME/PVI or #GP(0), see `v86.rs`).
+/// STI inhibits interrupts for one instruction.
 pub(crate) fn cli_sti(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     if c.protected() && c.iopl() < if c.v86() { 3 } else { c.sregs.cpl } {
-        return Err(Exception::gp(0));
+        return c.virtual_interrupt_flag(i.mnemonic() == Mnemonic::Sti);
     }
     if i.mnemonic() == Mnemonic::Cli {
         c.regs.eflags.remove(Eflags::IF);
     } else {
         if !c.regs.eflags.contains(Eflags::IF) {
+            // The STI shadow (§6.8.3): an interrupt is recognized only after the next
+            // instruction; the run loop runs that one alone.
             c.inhibit = true;
+            c.fetch_dirty = true;
         }
         c.regs.eflags.insert(Eflags::IF);
     }
@@ -299,32 +305,47 @@ pub(crate) fn mov_from_cr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -
     Ok(())
 }
 
-/// MOV DRn, r32 (debug registers are stored; breakpoints arrive with the debug issue).
-/// DR4/DR5 alias DR6/DR7 unless CR4.DE is set, then they are #UD.
+/// MOV DRn, r32. DR6 keeps its fixed bits; a DR7 write updates the breakpoint summary
+/// (see `debug.rs`).
 pub(crate) fn mov_to_dr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
-    c.require_cpl0()?;
-    let n = dr_index(c, i.op0_register())?;
+    let n = dr_access(c, i.op0_register())?;
     let v = c.reg(i.op1_register());
-    c.dr[n] = v;
+    match n {
+        6 => c.dr[6] = (v & debug::DR6_WRITABLE) | debug::DR6_FIXED1,
+        7 => {
+            c.dr[7] = (v & debug::DR7_WRITABLE) | debug::DR7_FIXED1;
+            c.dr7_changed();
+        }
+        _ => c.dr[n] = v,
+    }
     Ok(())
 }
 
 /// MOV r32, DRn.
 pub(crate) fn mov_from_dr(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
-    c.require_cpl0()?;
-    let n = dr_index(c, i.op1_register())?;
+    let n = dr_access(c, i.op1_register())?;
     let v = c.dr[n];
     c.set_reg(i.op0_register(), v);
     Ok(())
 }
 
-fn dr_index(c: &Core, r: Register) -> Result<usize, Exception> {
+/// The checks of MOV to/from DRn (SDM Vol. 2 MOV—Move to/from Debug Registers), in the
+/// order Bochs applies them: DR4/DR5 with CR4.DE = 1 is #UD (else they alias DR6/DR7);
+/// any access with DR7.GD = 1 is a #DB fault with DR6.BD set (GD is cleared for the
+/// handler, Vol. 3 §17.2.4); then CPL > 0 or virtual-8086 mode is #GP(0).
+fn dr_access(c: &mut Core, r: Register) -> Result<usize, Exception> {
     let n = (r as usize).wrapping_sub(Register::DR0 as usize);
-    match n {
-        0..=3 | 6 | 7 => Ok(n),
-        4 | 5 if !c.sregs.cr4.contains(Cr4::DE) => Ok(n + 2),
-        _ => Err(Exception::ud()),
+    let n = match n {
+        0..=3 | 6 | 7 => n,
+        4 | 5 if !c.sregs.cr4.contains(Cr4::DE) => n + 2,
+        _ => return Err(Exception::ud()),
+    };
+    if c.dr[7] & debug::DR7_GD != 0 {
+        c.commit_debug_event(debug::DR6_BD);
+        return Err(Exception::fault(crate::exception::vector::DB));
     }
+    c.require_cpl0()?;
+    Ok(n)
 }
 
 /// MOV Sreg, r/m16. Loading CS is #UD; loading SS inhibits interrupts for one instruction.
