@@ -34,9 +34,13 @@ impl Core {
                 Err(second) => {
                     // Delivery is all or nothing, except for a task switch that passed its
                     // commit point: the fault is then raised in the new task (SDM §7.3).
-                    if !self.task_committed {
+                    // CR2 keeps the address of a page fault raised while delivering.
+                    let committed = self.task_committed;
+                    if !committed {
+                        let cr2 = self.sregs.cr2;
                         self.regs = regs;
                         self.sregs = sregs;
+                        self.sregs.cr2 = cr2;
                         self.next_eip = next_eip;
                     }
                     self.task_committed = false;
@@ -56,8 +60,9 @@ impl Core {
                     );
                     // A fault while delivering INT n / INT3 / INTO (a gate DPL below CPL,
                     // a bad gate) is a fault of that instruction: its EIP is saved (SDM
-                    // INT n "Operation"; Bochs agrees).
-                    if !ext {
+                    // INT n "Operation"; Bochs agrees). After a task switch's commit point
+                    // the fault belongs to the new task, whose EIP stays.
+                    if !ext && !committed {
                         self.regs.eip = insn_eip;
                     }
                     let second = Exception {

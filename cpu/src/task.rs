@@ -281,6 +281,8 @@ impl Core {
         tr.attrs |= SegAttrs::from_bits_retain(2);
         self.sregs.tr = tr;
         self.sregs.cr0.insert(Cr0::TS);
+        // The local breakpoint enables L0-L3 and LE are task-local (SDM §17.2.4).
+        self.dr[7] &= !0x155;
         self.inhibit = false;
         let mut nflags = img.eflags;
         if matches!(src, TaskSource::Call | TaskSource::Int) {

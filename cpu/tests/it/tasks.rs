@@ -113,10 +113,14 @@ fn jmp_to_a_tss_saves_the_old_task_and_loads_the_new_one() {
         },
         hlt,
         hlt,
-        |_| {},
+        |cpu| cpu.core.dr[7] = 0x0000_03FF,
     );
     assert_eq!(stop, StopReason::Halted);
     let c = &cpu.core;
+    assert_eq!(
+        c.dr[7], 0x0000_02AA,
+        "L0-L3 and LE cleared, G0-G3 and GE kept"
+    );
     assert_eq!(c.sregs.tr.selector, TSS_B_SEL);
     assert_eq!(c.sregs.tr.base, TSS_B);
     assert_eq!(c.regs.gpr[0], 0xB0B0);
@@ -529,4 +533,99 @@ fn a_task_with_vm_set_starts_in_virtual_8086_mode() {
     assert!(c.regs.eflags.contains(Eflags::VM));
     assert_eq!(c.sregs.seg[SegReg::Cs as usize].base, B_CODE);
     assert_eq!(c.sregs.seg[SegReg::Ss as usize].base, 0x6000);
+}
+
+#[test]
+fn a_fault_while_delivering_int_n_has_ext_clear() {
+    // INT 41H from ring 3 through a DPL-0 gate: #GP(41H * 8 + 2), EXT = 0 (SDM §6.13),
+    // delivered through a task gate so that the error code can be read.
+    let g = task_gdt();
+    let (cpu, stop) = run_tasks(
+        &g,
+        |a| a.int(0x41),
+        hlt,
+        hlt,
+        |cpu| {
+            enter_ring3(cpu, &g);
+            cpu.stop_on_exception = false;
+            set_idt(cpu, 0x41, gate(CODE0, 0x1000, 0x8E, 0));
+            set_idt(cpu, 13, gate(TSS_B_SEL, 0, 0x85, 0));
+        },
+    );
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(cpu.core.sregs.tr.selector, TSS_B_SEL);
+    assert_eq!(peek32(&cpu, 0x6000 - 4), 0x41 * 8 + 2);
+}
+
+#[test]
+fn a_page_fault_while_delivering_an_exception_keeps_its_error_code() {
+    // #UD at ring 3; the ring-0 stack page (9000H) is not present: the #PF raised while
+    // delivering has error code 2 (supervisor write, not present): no EXT bit in a #PF code.
+    let g = task_gdt();
+    let (cpu, stop) = run_tasks(
+        &g,
+        |a| a.ud2(),
+        hlt,
+        hlt,
+        |cpu| {
+            enter_ring3(cpu, &g);
+            cpu.stop_on_exception = false;
+            // Page directory at 1 MiB -> page table at 1 MiB + 4 KiB: identity, user, RW.
+            w32(cpu, 0x10_0000, 0x10_1000 | 7);
+            for p in 0..1024u32 {
+                let present = u32::from(p != 9);
+                w32(cpu, 0x10_1000 + 4 * p, (p << 12) | 6 | present);
+            }
+            w32(cpu, TSS_A + 4, 0xA000);
+            w16(cpu, TSS_A + 8, DATA0);
+            w32(cpu, TSS_A + 0x1C, 0x10_0000);
+            let mut t = Task::ring0(B_CODE, 0x6000);
+            t.cr3 = 0x10_0000;
+            t.write(cpu, TSS_B);
+            set_idt(cpu, 6, gate(CODE0, 0x1000, 0x8E, 0));
+            set_idt(cpu, 14, gate(TSS_B_SEL, 0, 0x85, 0));
+            cpu.core.sregs.cr3 = 0x10_0000;
+            cpu.core.sregs.cr0 |= Cr0::PG;
+        },
+    );
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(cpu.core.sregs.tr.selector, TSS_B_SEL);
+    assert_eq!(cpu.core.sregs.cr2, 0x9FFC);
+    assert_eq!(peek32(&cpu, 0x6000 - 4), 2);
+}
+
+#[test]
+fn a_fault_after_the_commit_point_of_int_n_keeps_the_new_tasks_eip() {
+    let g = task_gdt();
+    let (cpu, stop) = run_tasks(
+        &g,
+        |a| a.int(0x40),
+        hlt,
+        hlt,
+        |cpu| {
+            cpu.stop_on_exception = false;
+            set_idt(cpu, 0x40, gate(TSS_B_SEL, 0, 0x85, 0));
+            set_idt(cpu, 10, gate(TSS_C_SEL, 0, 0x85, 0));
+            let mut t = Task::ring0(B_CODE, 0x6000);
+            t.seg[3] = 0x203;
+            t.write(cpu, TSS_B);
+        },
+    );
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(cpu.core.sregs.tr.selector, TSS_C_SEL);
+    assert_eq!(
+        peek32(&cpu, 0x5000 - 4),
+        0x200,
+        "EXT clear: INT n started the switch"
+    );
+    assert_eq!(
+        peek32(&cpu, TSS_B + 0x20),
+        B_CODE,
+        "B saved at its first instruction"
+    );
+    assert_eq!(
+        peek32(&cpu, TSS_A + 0x20),
+        common::CODE + 2,
+        "A saved after its INT"
+    );
 }

@@ -316,7 +316,15 @@ fn before_commit(r: &mut Rom) -> Asm {
     r.expect_fault(|r| r.a.jmp_far(TSS_NP, 0))?;
     r.expect_fault(|r| r.a.jmp_far(GATE_DATA, 0))?; // gate to a non-TSS
     r.in_ring(3, |r| r.a.jmp_far(TSS_B | 3, 0))?; // TSS DPL 0 < CPL 3
-                                                  // IRET with NT set and a back link to a TSS that is not busy.
+                                                  // INT n from ring 3 through a DPL-0 task gate, and through a not-present one.
+    r.store64(IDT + 8 * 0x41, gate(TSS_B, 0, access::TASK_GATE, 0))?;
+    r.store64(
+        IDT + 8 * 0x42,
+        gate(TSS_B, 0, (access::TASK_GATE & 0x7F) | access::dpl(3), 0),
+    )?;
+    r.in_ring(3, |r| r.a.int(0x41))?;
+    r.in_ring(3, |r| r.a.int(0x42))?;
+    // IRET with NT set and a back link to a TSS that is not busy.
     r.a.mov(word_ptr(TSS), u32::from(TSS_B))?;
     r.expect_fault(|r| {
         r.a.pushfd()?;
