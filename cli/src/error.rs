@@ -33,6 +33,8 @@ pub enum CliError {
         len: usize,
         ram_mib: u64,
     },
+    #[error("unknown demo {name:?}; the demos are: {known} (--demo)")]
+    UnknownDemo { name: String, known: String },
     #[error("--entry needs --load and no ROM image (--entry)")]
     EntryWithoutLoad,
     #[error("cannot create trace file: {reason} ({})", path.display())]

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use vtx32_cpu::CpuModel;
 use vtx32_machine::{
-    demo, Entry, Limits, Machine, MachineError, Progress, RunOutcome, Stop, Tracer,
+    demo, demos, Entry, Limits, Machine, MachineError, Progress, RunOutcome, Stop, Tracer,
 };
 use vtx32_mmu::MemError;
 
@@ -28,7 +28,7 @@ Exit status (docs/exit-status.md):
   (v<<1)|1  the guest wrote v to the debug-exit port 0xF4 (QEMU isa-debug-exit; low 8 bits)
   0         the guest wrote \"Shutdown\" to port 0x8900 (Bochs)
   2         bad input: missing or unreadable file, bad ROM size, bad --ram, bad --load,
-            unknown flag
+            unknown --demo, unknown flag
   4         halted (HLT that no interrupt can end)
   6         triple fault (processor shutdown)
   8         --max-instructions reached
@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// BIOS-replacement ROM image (a multiple of 64 KiB, at most 256 KiB), mapped to end at
     /// 0xFFFFF and 0xFFFFFFFF; execution starts at the reset vector. Default: the demo ROM.
     pub rom: Option<PathBuf>,
+    /// Run the built-in demo ROM NAME instead of a ROM image (deprivilege: a ring-0
+    /// monitor shows what a deprivileged guest kernel can observe).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["rom", "load"])]
+    pub demo: Option<String>,
     /// RAM size in MiB (1 to 3072).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub ram: u64,
@@ -206,6 +210,13 @@ pub fn run(args: RunArgs) -> Result<u8, CliError> {
         Some(p) => Some((p.clone(), read_file("ROM image", p)?)),
         None => None,
     };
+    let demo_image = match &args.demo {
+        Some(name) => Some(demos::rom(name).ok_or_else(|| CliError::UnknownDemo {
+            name: name.clone(),
+            known: demos::NAMES.join(", "),
+        })?),
+        None => None,
+    };
     let mut loads = Vec::new();
     for spec in &args.load {
         let (path, addr) = parse_load(spec)?;
@@ -233,8 +244,8 @@ pub fn run(args: RunArgs) -> Result<u8, CliError> {
             reason: rom_reason(&e),
         })?,
         None if loads.is_empty() => m
-            .load_rom(&demo::demo_rom())
-            .expect("the demo ROM is 64 KiB"),
+            .load_rom(&demo_image.unwrap_or_else(demo::demo_rom))
+            .expect("the demo ROMs are 64 KiB"),
         None => {}
     }
     for l in &loads {

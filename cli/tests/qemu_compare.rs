@@ -107,6 +107,7 @@ fn hello_and_demo_roms_behave_as_under_qemu() {
             vtx32_machine::roms::hello_rom("hello from a ROM\n", 0x21),
         ),
         ("demo.rom", vtx32_machine::demo::demo_rom()),
+        ("deprivilege.rom", vtx32_machine::demos::deprivilege::rom()),
     ];
     for (name, bytes) in roms {
         let path = dir.join(name);

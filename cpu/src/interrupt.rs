@@ -4,7 +4,10 @@
 //! gates, 16- and 32-bit, at the same privilege level or with a stack switch to an inner
 //! level from the TSS (§6.12.1), including from virtual-8086 mode to ring 0 (§20.3.1).
 //! Faults during delivery combine into #DF per Table 6-5; a fault while delivering #DF is a
-//! triple fault (shutdown). Task gates are not modelled yet: they raise #GP.
+//! triple fault (shutdown). Task gates switch tasks (`task.rs`).
+//! IRET covers real mode, virtual-8086 mode (IOPL 3 here; VME at IOPL < 3 in `v86.rs`),
+//! protected mode to the same level, an outer level or virtual-8086 mode, and (NT = 1) a
+//! return to the previous task.
 
 use crate::exception::{vector, EventKind, Exception, ExceptionClass};
 use crate::exec::Core;
@@ -14,23 +17,29 @@ use crate::state::{gpr, Eflags, SegAttrs, SegReg, Segment};
 const MAX_NESTED_FAULTS: usize = 4;
 
 impl Core {
-    /// Delivers `e`. `Err(())` means a triple fault: the processor shuts down.
-    pub(crate) fn deliver(&mut self, e: Exception) -> Result<(), ()> {
+    /// Delivers `e`, raised by the instruction at `insn_eip`. `Err(())` means a triple
+    /// fault: the processor shuts down.
+    pub(crate) fn deliver(&mut self, e: Exception, insn_eip: u32) -> Result<(), ()> {
         let mut cur = e;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;
             let sregs = self.sregs;
             let next_eip = self.next_eip;
+            self.task_committed = false;
             match self.deliver_once(cur) {
                 Ok(()) => {
                     self.refresh_segment_fast_paths();
                     return Ok(());
                 }
                 Err(second) => {
-                    // Delivery is all or nothing.
-                    self.regs = regs;
-                    self.sregs = sregs;
-                    self.next_eip = next_eip;
+                    // Delivery is all or nothing, except for a task switch that passed its
+                    // commit point: the fault is then raised in the new task (SDM §7.3).
+                    if !self.task_committed {
+                        self.regs = regs;
+                        self.sregs = sregs;
+                        self.next_eip = next_eip;
+                    }
+                    self.task_committed = false;
                     self.refresh_segment_fast_paths();
                     if cur.vector == vector::DF {
                         return Err(());
@@ -45,6 +54,12 @@ impl Core {
                             | (PageFault, Contributory)
                             | (PageFault, PageFault)
                     );
+                    // A fault while delivering INT n / INT3 / INTO (a gate DPL below CPL,
+                    // a bad gate) is a fault of that instruction: its EIP is saved (SDM
+                    // INT n "Operation"; Bochs agrees).
+                    if !ext {
+                        self.regs.eip = insn_eip;
+                    }
                     let second = Exception {
                         kind: EventKind::Fault,
                         ..second
@@ -116,8 +131,8 @@ impl Core {
         let gate_type = (hi >> 8) & 0x1F;
         let gate32 = match gate_type {
             0x0E | 0x0F => true,
-            0x06 | 0x07 => false,
-            // Task gates (0x05): not modelled yet.
+            // 16-bit gates; a task gate (5) has no offset and switches tasks below.
+            0x05..=0x07 => false,
             _ => return Err(Exception::gp(idt_err)),
         };
         let trap_gate = gate_type & 1 == 1;
@@ -130,6 +145,9 @@ impl Core {
         }
         if hi & (1 << 15) == 0 {
             return Err(Exception::fault_code(vector::NP, idt_err));
+        }
+        if gate_type == 0x05 {
+            return self.interrupt_task_gate(lo, e.error_code(), ext);
         }
         let sel = (lo >> 16) as u16;
         let offset = if gate32 {
@@ -158,11 +176,11 @@ impl Core {
             let old_esp = self.regs.gpr[gpr::ESP];
             let saved_data: [u32; 4] = [SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es]
                 .map(|s| u32::from(self.sregs.seg[s as usize].selector));
+            let ss = self.inner_stack_segment(ss_sel, new_cpl, ext)?;
             self.sregs.cpl = new_cpl;
             self.regs.eflags.remove(Eflags::VM);
-            self.load_data_segment(SegReg::Ss, ss_sel).map_err(|x| {
-                Exception::fault_code(vector::TS, x.error_code().unwrap_or(0) | ext)
-            })?;
+            self.sregs.seg[SegReg::Ss as usize] = ss;
+            self.refresh_segment_fast_paths();
             self.regs.gpr[gpr::ESP] = esp;
             if !self.stack32() {
                 self.regs.gpr[gpr::ESP] &= 0xFFFF;
@@ -211,11 +229,11 @@ impl Core {
         Ok(())
     }
 
-    /// SS:ESP for privilege level `cpl` from the current TSS (32- or 16-bit).
-    fn tss_stack(&mut self, cpl: u8, ext: u32) -> Result<(u16, u32), Exception> {
+    /// SS:ESP for privilege level `cpl` from the current TSS (32- or 16-bit): #TS(TSS
+    /// selector) if the fields lie beyond the TSS limit; page faults on the TSS are raised
+    /// as such.
+    pub(crate) fn tss_stack(&mut self, cpl: u8, ext: u32) -> Result<(u16, u32), Exception> {
         let tr = self.sregs.tr;
-        let ts =
-            |_: Exception| Exception::fault_code(vector::TS, u32::from(tr.selector & 0xFFFC) | ext);
         let tss32 = tr.attrs.seg_type() & 8 != 0;
         let c = u32::from(cpl);
         let (esp_off, ss_off, esp_size) = if tss32 {
@@ -229,10 +247,8 @@ impl Core {
                 u32::from(tr.selector & 0xFFFC) | ext,
             ));
         }
-        let esp = self
-            .read_sys(tr.base.wrapping_add(esp_off), esp_size)
-            .map_err(ts)?;
-        let ss = self.read_sys(tr.base.wrapping_add(ss_off), 2).map_err(ts)? as u16;
+        let esp = self.read_sys(tr.base.wrapping_add(esp_off), esp_size)?;
+        let ss = self.read_sys(tr.base.wrapping_add(ss_off), 2)? as u16;
         Ok((ss, esp))
     }
 
@@ -242,7 +258,7 @@ impl Core {
         let size = if op32 { 4 } else { 2 };
         if !self.protected() || self.v86() {
             if self.v86() && self.iopl() < 3 {
-                return Err(Exception::gp(0));
+                return self.v86_iret(op32);
             }
             let eip = self.peek(0, size)?;
             let cs = self.peek(size, size)? as u16;
@@ -275,8 +291,8 @@ impl Core {
             return Ok(());
         }
         if self.regs.eflags.contains(Eflags::NT) {
-            // Return from a nested task: task switching is not modelled yet.
-            return Err(Exception::gp(0));
+            // Return from a nested task (SDM IRET "TASK-RETURN").
+            return self.task_return();
         }
         let eip = self.peek(0, size)?;
         let cs_sel = self.peek(size, size)? as u16;
@@ -304,9 +320,7 @@ impl Core {
         let r = (|| {
             let rpl = (cs_sel & 3) as u8;
             if rpl > cpl {
-                let new_esp = self.peek(3 * size, size)?;
-                let new_ss = self.peek(4 * size, size)? as u16;
-                self.far_return_checked(cs_sel, eip, op32, Some((new_ss, new_esp)))?;
+                self.far_return_checked(cs_sel, eip, op32, Some((3 * size, 0)))?;
             } else {
                 self.far_return_checked(cs_sel, eip, op32, None)?;
                 let sp = old_sp.wrapping_add(3 * size);
@@ -324,13 +338,15 @@ impl Core {
         Ok(())
     }
 
-    /// The CS checks shared by far RET and IRET, then the transfer.
+    /// The CS checks shared by far RET and IRET, then the transfer. For a return to an outer
+    /// level, `outer` = (depth of the outer ESP on the stack, bytes to add to it): the outer
+    /// SS:ESP are read only after the CS checks passed (SDM RET and IRET "Operation").
     pub(crate) fn far_return_checked(
         &mut self,
         sel: u16,
         eip: u32,
         op32: bool,
-        outer: Option<(u16, u32)>,
+        outer: Option<(u32, u32)>,
     ) -> Result<(), Exception> {
         let err = |s: u16| Exception::gp(u32::from(s & 0xFFFC));
         if sel & 0xFFFC == 0 {
@@ -340,7 +356,7 @@ impl Core {
         if rpl < self.sregs.cpl {
             return Err(err(sel));
         }
-        let (d, _) = self.read_descriptor(sel)?;
+        let (mut d, addr) = self.read_descriptor(sel)?;
         let a = d.attrs();
         if !a.contains(SegAttrs::S) || !a.contains(SegAttrs::CODE) {
             return Err(err(sel));
@@ -352,11 +368,12 @@ impl Core {
         if !a.contains(SegAttrs::P) {
             return Err(Exception::fault_code(vector::NP, u32::from(sel & 0xFFFC)));
         }
-        let cs = d.segment(sel);
         let eip = if op32 { eip } else { eip & 0xFFFF };
-        if eip > cs.limit {
+        if eip > d.limit() {
             return Err(Exception::gp(0));
         }
+        self.mark_accessed(&mut d, addr)?;
+        let cs = d.segment(sel);
         match outer {
             None => {
                 self.sregs.seg[SegReg::Cs as usize] = cs;
@@ -364,32 +381,37 @@ impl Core {
                 self.next_eip = eip;
                 Ok(())
             }
-            Some((ss, esp)) => self.return_to_outer(cs, eip, ss, esp, op32),
+            Some((depth, add)) => {
+                let size = if op32 { 4 } else { 2 };
+                let esp = self.peek(depth, size)?.wrapping_add(add);
+                let ss = self.peek(depth + size, size)? as u16;
+                self.return_to_outer(cs, eip, ss, esp, op32)
+            }
         }
     }
 
     /// IRETD from CPL 0 to virtual-8086 mode (§20.3.1): pops EIP, CS, EFLAGS, ESP, SS, ES,
-    /// DS, FS, GS; CPL becomes 3.
+    /// DS, FS, GS; CPL becomes 3. An EIP beyond the 64-KiB virtual-8086 CS limit is #GP(0)
+    /// (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE), with nothing changed.
     fn iret_to_v86(&mut self, eip: u32, cs: u16, fl: u32) -> Result<(), Exception> {
+        if eip > 0xFFFF {
+            return Err(Exception::gp(0));
+        }
         let mut vals = [0u32; 6];
         for (k, v) in vals.iter_mut().enumerate() {
             *v = self.peek(12 + 4 * k as u32, 4)?;
         }
         let [esp, ss, es, ds, fs, gs] = vals;
         self.regs.eflags = Eflags::from_bits_retain((fl & Eflags::WRITABLE.bits()) | 2);
-        let v86 = |sel: u32| {
-            Segment::real_mode_with(
-                sel as u16,
-                SegAttrs::P
-                    | SegAttrs::S
-                    | SegAttrs::RW
-                    | SegAttrs::ACCESSED
-                    | SegAttrs::from_bits_retain(3 << 5),
-            )
-        };
-        let mut code = v86(u32::from(cs));
-        code.attrs |= SegAttrs::CODE;
-        self.sregs.seg = [v86(es), code, v86(ss), v86(ds), v86(fs), v86(gs)];
+        let v86 = |sel: u32| Core::v86_segment(sel as u16, false);
+        self.sregs.seg = [
+            v86(es),
+            Core::v86_segment(cs, true),
+            v86(ss),
+            v86(ds),
+            v86(fs),
+            v86(gs),
+        ];
         self.sregs.cpl = 3;
         self.regs.gpr[gpr::ESP] = esp;
         self.next_eip = eip & 0xFFFF;

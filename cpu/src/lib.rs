@@ -3,9 +3,11 @@
 //! Layout, split by concern: `state` (registers and descriptor caches), `icache` (decoded
 //! instructions per physical address), `exec/` (instruction semantics, one file per family),
 //! `interrupt` (exception and interrupt delivery), `segment` (descriptor loads and checks),
-//! `model` (CPUID and cycle costs). The core knows nothing of boards or front-ends: ports go
+//! `v86` (virtual-8086 mode's IOPL-sensitive instructions under VME/PVI), `model` (CPUID
+//! and cycle costs). The core knows nothing of boards or front-ends: ports go
 //! through the [`PortIo`] trait and every run returns a [`StopReason`].
 
+mod call_gate;
 pub mod exception;
 mod exec;
 mod icache;
@@ -14,6 +16,8 @@ pub mod model;
 mod segment;
 mod setup;
 pub mod state;
+mod task;
+mod v86;
 
 pub use exception::{EventKind, Exception};
 pub use exec::{

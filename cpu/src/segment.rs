@@ -3,8 +3,8 @@
 //! Real and virtual-8086 mode loads set base = selector << 4. Protected-mode loads read the
 //! descriptor from the GDT or LDT, check type, privilege and presence, set the accessed bit,
 //! and fill the descriptor cache. Far JMP/CALL/RET to code segments at the same privilege
-//! level and far RET to an outer level are here; call gates and task switches are raised as
-//! #GP until they are modelled.
+//! level and far RET to an outer level are here; far JMP/CALL to call gates, task gates and
+//! TSSs continue in `call_gate.rs` and `task.rs`.
 
 use crate::exception::{vector, Exception};
 use crate::exec::Core;
@@ -44,7 +44,7 @@ impl Descriptor {
 }
 
 /// Error code for a selector-related fault: the selector with RPL bits cleared (SDM §6.13).
-fn sel_err(sel: u16) -> u32 {
+pub(crate) fn sel_err(sel: u16) -> u32 {
     u32::from(sel & 0xFFFC)
 }
 
@@ -55,39 +55,85 @@ impl Core {
         ((self.regs.eflags.bits() >> 12) & 3) as u8
     }
 
-    /// Linear address of the descriptor for `sel`, or #GP(sel) if outside the table limit.
-    fn descriptor_addr(&self, sel: u16) -> Result<u32, Exception> {
+    /// Linear address of the descriptor for `sel`, or `None` when its index lies outside
+    /// the GDT or LDT limit (or the selector is in the LDT and LDTR is null).
+    pub(crate) fn descriptor_addr(&self, sel: u16) -> Option<u32> {
         let index = u32::from(sel & 0xFFF8);
         let (base, limit) = if sel & 4 != 0 {
             let l = &self.sregs.ldtr;
             if l.attrs.contains(SegAttrs::UNUSABLE) || l.selector & 0xFFFC == 0 {
-                return Err(Exception::gp(sel_err(sel)));
+                return None;
             }
             (l.base, l.limit)
         } else {
             (self.sregs.gdtr.base, u32::from(self.sregs.gdtr.limit))
         };
         if index + 7 > limit {
-            return Err(Exception::gp(sel_err(sel)));
+            return None;
         }
-        Ok(base.wrapping_add(index))
+        Some(base.wrapping_add(index))
     }
 
-    /// Reads the descriptor for `sel`.
-    pub(crate) fn read_descriptor(&mut self, sel: u16) -> Result<(Descriptor, u32), Exception> {
-        let a = self.descriptor_addr(sel)?;
+    /// Reads the descriptor for `sel`; `None` if the selector is outside its table (the
+    /// caller picks the fault). Page faults on the table are raised as they are.
+    pub(crate) fn fetch_descriptor(
+        &mut self,
+        sel: u16,
+    ) -> Result<Option<(Descriptor, u32)>, Exception> {
+        let Some(a) = self.descriptor_addr(sel) else {
+            return Ok(None);
+        };
         let lo = self.read_sys(a, 4)?;
         let hi = self.read_sys(a.wrapping_add(4), 4)?;
-        Ok((Descriptor { lo, hi }, a))
+        Ok(Some((Descriptor { lo, hi }, a)))
     }
 
-    /// Sets the accessed bit of a code/data descriptor in memory (SDM §3.4.5.1).
-    fn mark_accessed(&mut self, d: &mut Descriptor, addr: u32) -> Result<(), Exception> {
+    /// Reads the descriptor for `sel`, or #GP(sel) if outside the table limit.
+    pub(crate) fn read_descriptor(&mut self, sel: u16) -> Result<(Descriptor, u32), Exception> {
+        self.fetch_descriptor(sel)?
+            .ok_or(Exception::gp(sel_err(sel)))
+    }
+
+    /// Sets the accessed bit of a code/data descriptor in memory (SDM §3.4.5.1): a write of
+    /// the access-rights byte only.
+    pub(crate) fn mark_accessed(&mut self, d: &mut Descriptor, addr: u32) -> Result<(), Exception> {
         if d.hi & (1 << 8) == 0 {
             d.hi |= 1 << 8;
-            self.write_sys(addr.wrapping_add(4), 4, d.hi)?;
+            self.write_sys(addr.wrapping_add(5), 1, (d.hi >> 8) & 0xFF)?;
         }
         Ok(())
+    }
+
+    /// Checks the stack segment of an inner privilege level taken from the TSS (call gate
+    /// or interrupt to an inner level) and returns it with the accessed bit set. Faults:
+    /// #TS(sel) for a null, out-of-table or unsuitable selector, #SS(sel) if not present
+    /// (SDM CALL "MORE-PRIVILEGE", INT n "INTER-PRIVILEGE-LEVEL-INTERRUPT"); `ext` is the
+    /// EXT bit of the error code.
+    pub(crate) fn inner_stack_segment(
+        &mut self,
+        sel: u16,
+        dpl: u8,
+        ext: u32,
+    ) -> Result<Segment, Exception> {
+        let ts = |s: u16| Exception::fault_code(vector::TS, sel_err(s) | ext);
+        if sel & 0xFFFC == 0 {
+            return Err(ts(0));
+        }
+        let (mut d, addr) = self.fetch_descriptor(sel)?.ok_or(ts(sel))?;
+        let a = d.attrs();
+        if (sel & 3) as u8 != dpl
+            || a.dpl() != dpl
+            || !a.contains(SegAttrs::S)
+            || a.contains(SegAttrs::CODE)
+            || !a.contains(SegAttrs::RW)
+        {
+            return Err(ts(sel));
+        }
+        if !a.contains(SegAttrs::P) {
+            return Err(Exception::ss(sel_err(sel) | ext));
+        }
+        self.mark_accessed(&mut d, addr)?;
+        Ok(d.segment(sel))
     }
 
     /// MOV/POP/LxS to DS, ES, FS, GS or SS (SDM MOV, "Operation" for protected mode).
@@ -166,19 +212,26 @@ impl Core {
         Ok(())
     }
 
-    /// Checks a code-segment descriptor for a far JMP/CALL to the same privilege level and
-    /// returns the new CS (SDM JMP/CALL "Operation", protected mode, code segment cases).
-    fn check_code_target(&mut self, sel: u16, off: u32) -> Result<Segment, Exception> {
+    /// The descriptor a protected-mode far JMP/CALL names: #GP(0) for a null selector,
+    /// #GP(sel) outside the table.
+    fn far_target(&mut self, sel: u16) -> Result<(Descriptor, u32), Exception> {
         if sel & 0xFFFC == 0 {
             return Err(Exception::gp(0));
         }
-        let (mut d, addr) = self.read_descriptor(sel)?;
+        self.read_descriptor(sel)
+    }
+
+    /// Checks a code-segment descriptor for a far JMP/CALL to the same privilege level and
+    /// returns the new CS (SDM JMP/CALL "Operation", protected mode, code segment cases).
+    fn check_code_target(
+        &mut self,
+        sel: u16,
+        mut d: Descriptor,
+        addr: u32,
+        off: u32,
+    ) -> Result<Segment, Exception> {
         let a = d.attrs();
         let cpl = self.sregs.cpl;
-        if !a.contains(SegAttrs::S) {
-            // Call gates, task gates and TSS descriptors: not modelled yet.
-            return Err(Exception::gp(sel_err(sel)));
-        }
         if !a.contains(SegAttrs::CODE) {
             return Err(Exception::gp(sel_err(sel)));
         }
@@ -194,16 +247,15 @@ impl Core {
         if !a.contains(SegAttrs::P) {
             return Err(Exception::fault_code(vector::NP, sel_err(sel)));
         }
-        let mut s = d.segment((sel & 0xFFFC) | u16::from(cpl));
+        let s = d.segment((sel & 0xFFFC) | u16::from(cpl));
         if off > s.limit {
             return Err(Exception::gp(0));
         }
         self.mark_accessed(&mut d, addr)?;
-        s.attrs |= SegAttrs::ACCESSED;
-        Ok(s)
+        Ok(d.segment((sel & 0xFFFC) | u16::from(cpl)))
     }
 
-    fn set_cs(&mut self, s: Segment) {
+    pub(crate) fn set_cs(&mut self, s: Segment) {
         self.sregs.seg[SegReg::Cs as usize] = s;
         self.refresh_segment_fast_paths();
     }
@@ -220,7 +272,12 @@ impl Core {
             self.next_eip = off;
             return Ok(());
         }
-        let s = self.check_code_target(sel, off)?;
+        let (d, addr) = self.far_target(sel)?;
+        if !d.attrs().contains(SegAttrs::S) {
+            // Call gate, task gate or TSS (SDM JMP: CALL-GATE, TASK-GATE, TASK-STATE-SEGMENT).
+            return self.far_system_target(sel, d, addr, false);
+        }
+        let s = self.check_code_target(sel, d, addr, off)?;
         self.set_cs(s);
         self.next_eip = off;
         Ok(())
@@ -241,8 +298,8 @@ impl Core {
         let ret = self.next_eip;
         let m = self.sp_mask();
         let esp = self.regs.gpr[gpr::ESP];
-        self.probe_write(SegReg::Ss, esp.wrapping_sub(2 * size) & m, 2 * size)?;
         if !self.protected() || self.v86() {
+            self.probe_write(SegReg::Ss, esp.wrapping_sub(2 * size) & m, 2 * size)?;
             if off > self.sregs.seg[SegReg::Cs as usize].limit {
                 return Err(Exception::gp(0));
             }
@@ -252,7 +309,14 @@ impl Core {
             self.next_eip = off;
             return Ok(());
         }
-        let s = self.check_code_target(sel, off)?;
+        let (d, addr) = self.far_target(sel)?;
+        if !d.attrs().contains(SegAttrs::S) {
+            return self.far_system_target(sel, d, addr, true);
+        }
+        // Descriptor checks come before the stack check (SDM CALL: "IF stack not large
+        // enough for a 6-byte return address THEN #SS(0)" follows them).
+        let s = self.check_code_target(sel, d, addr, off)?;
+        self.probe_write(SegReg::Ss, esp.wrapping_sub(2 * size) & m, 2 * size)?;
         self.push(size, old_cs)?;
         self.push(size, ret)?;
         self.set_cs(s);
@@ -279,15 +343,9 @@ impl Core {
         }
         let rpl = (sel & 3) as u8;
         if rpl > self.sregs.cpl {
-            // Return to an outer privilege level: the outer SS:ESP sit above the parameters.
-            let new_esp = self.peek(2 * size + imm, size)?;
-            let new_ss = self.peek(3 * size + imm, size)? as u16;
-            return self.far_return_checked(
-                sel,
-                off,
-                op32,
-                Some((new_ss, new_esp.wrapping_add(imm))),
-            );
+            // Return to an outer privilege level: the outer SS:ESP sit above the parameters
+            // and are read after the CS checks (SDM RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL).
+            return self.far_return_checked(sel, off, op32, Some((2 * size + imm, imm)));
         }
         let sp = self.regs.gpr[gpr::ESP].wrapping_add(2 * size + imm);
         self.far_return_checked(sel, off, op32, None)?;

@@ -9,6 +9,7 @@
 
 pub mod board;
 pub mod demo;
+pub mod demos;
 pub mod devices;
 pub mod roms;
 pub mod trace;

@@ -101,6 +101,29 @@ impl RomBuilder {
         Ok(map)
     }
 
+    /// Assembles 32-bit code at image offset `start` (flat address `ROM_BASE + start`),
+    /// which must lie in the 32-bit area and end before `end`; returns the flat addresses of
+    /// `labels`. For code kept apart from the rest, e.g. on its own 4 KiB page.
+    pub fn code32_at(
+        &mut self,
+        start: u16,
+        end: u16,
+        a: &mut CodeAssembler,
+        labels: &[CodeLabel],
+    ) -> Result<std::collections::HashMap<CodeLabel, u32>, IcedError> {
+        assert!(CODE32_OFFSET <= start && start <= end && end <= DATA_OFFSET);
+        let r = a.assemble_options(
+            u64::from(rom_addr(start)),
+            iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+        )?;
+        let mut map = std::collections::HashMap::new();
+        for l in labels {
+            map.insert(*l, r.label_ip(l)? as u32);
+        }
+        self.place(start, end, &r.inner.code_buffer);
+        Ok(map)
+    }
+
     fn place(&mut self, start: u16, end: u16, bytes: &[u8]) {
         let (s, e) = (start as usize, end as usize);
         assert!(s + bytes.len() <= e, "ROM code area overflows");

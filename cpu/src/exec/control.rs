@@ -208,9 +208,10 @@ pub(crate) fn int(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
         Mnemonic::Int1 => (vector::DB, EventKind::External),
         _ => (i.immediate8(), EventKind::SoftwareInt),
     };
-    // Virtual-8086 INT n with IOPL < 3 and VME off is #GP(0) (SDM §20.3.3).
-    if kind == EventKind::SoftwareInt && c.v86() && c.iopl() < 3 {
-        return Err(Exception::gp(0));
+    // Virtual-8086 INT n: IOPL-sensitive, and redirected through the IVT under CR4.VME
+    // (SDM Vol. 3 §20.4.3, Table 20-2; `v86.rs`).
+    if kind == EventKind::SoftwareInt && c.v86() && c.v86_software_int(vec)? {
+        return Ok(());
     }
     Err(Exception::new(vec, None, kind))
 }

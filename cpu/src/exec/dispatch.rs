@@ -2,8 +2,8 @@
 //! it enters the decoded-instruction cache.
 
 use super::{
-    alu, bcd, bits, control, io, muldiv, shift, stack, string, system, task_register, Core,
-    Handler, PortIo,
+    alu, bcd, bits, control, io, muldiv, protection, shift, stack, string, sysenter, system,
+    task_register, Core, Handler, PortIo,
 };
 use crate::exception::{vector, Exception};
 use crate::model::CostClass;
@@ -210,6 +210,8 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
         M::In | M::Out => (io::in_out, K::System),
         M::Hlt => (system::hlt, K::System),
         M::Cli | M::Sti => (system::cli_sti, K::Simple),
+        M::Sysenter => (sysenter::sysenter, K::Far),
+        M::Sysexit => (sysenter::sysexit, K::Far),
         M::Cpuid => (system::cpuid, K::System),
         M::Rdtsc => (system::rdtsc, K::System),
         M::Rdmsr | M::Wrmsr => (system::msr, K::System),
@@ -219,6 +221,9 @@ pub(crate) fn select(i: &Instruction) -> (Handler, CostClass) {
         M::Sldt | M::Str => (task_register::store_selector, K::Simple),
         M::Lmsw | M::Smsw | M::Clts => (system::msw, K::System),
         M::Invd | M::Wbinvd | M::Invlpg => (system::cache_control, K::System),
+        M::Lar | M::Lsl => (protection::lar_lsl, K::System),
+        M::Verr | M::Verw => (protection::verr_verw, K::System),
+        M::Arpl => (protection::arpl, K::Simple),
         M::Ud0 | M::Ud1 | M::Ud2 => (invalid, K::Simple),
         M::Wait => (x87, K::Simple),
         _ if is_x87(i) => (x87, K::Simple),

@@ -13,9 +13,11 @@ mod io;
 mod memory;
 mod muldiv;
 mod operand;
+mod protection;
 mod shift;
 mod stack;
 mod string;
+mod sysenter;
 mod system;
 mod task_register;
 
@@ -106,6 +108,9 @@ pub struct Core {
     /// The cycle at which the board's next device event is due: [`Cpu::run`] returns
     /// [`StopReason::EventDue`] once the cycle counter reaches it.
     pub event_cycle: u64,
+    /// Set when a task switch passed its commit point (SDM §7.3 step 12): a fault raised
+    /// after it belongs to the new task, so interrupt delivery must not roll back.
+    pub(crate) task_committed: bool,
 }
 
 /// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
@@ -154,6 +159,7 @@ impl Cpu {
             reset_pending: false,
             halted: false,
             event_cycle: u64::MAX,
+            task_committed: false,
             tlb: Box::default(),
             pdptes: [0; 4],
         };
@@ -274,7 +280,8 @@ impl Cpu {
         let c = &mut self.core;
         c.halted = false;
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        let eip = c.regs.eip;
+        match c.deliver(e, eip) {
             Ok(()) => None,
             Err(()) => Some(StopReason::Shutdown),
         }
@@ -358,6 +365,7 @@ impl Cpu {
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
+        let insn_eip = c.regs.eip;
         // A trap-like event (INT n, INT3, INTO, ICEBP) retires the instruction that raised
         // it: the saved EIP is the next instruction's (SDM Vol. 3 §6.5).
         if e.kind != crate::exception::EventKind::Fault {
@@ -368,7 +376,7 @@ impl Cpu {
             return Some(StopReason::Exception(e));
         }
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
-        match c.deliver(e) {
+        match c.deliver(e, insn_eip) {
             Ok(()) => c.stop.take(),
             Err(()) => Some(StopReason::Shutdown),
         }

@@ -182,31 +182,32 @@ pub(crate) fn popa(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
 }
 
 /// PUSHF / PUSHFD: VM and RF are stored as 0 (SDM PUSHF). In virtual-8086 mode with
-/// IOPL < 3 (and VME off) it raises #GP(0).
+/// IOPL < 3 it raises #GP(0) unless CR4.VME applies (`v86.rs`).
 pub(crate) fn pushf(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
-    if c.v86() && c.iopl() < 3 {
-        return Err(Exception::gp(0));
-    }
     let size = if i.mnemonic() == Mnemonic::Pushfd {
         4
     } else {
         2
     };
+    if c.v86() && c.iopl() < 3 {
+        return c.v86_pushf(size);
+    }
     let v = c.regs.eflags.bits() & !(Eflags::VM | Eflags::RF).bits();
     c.push(size, v)
 }
 
 /// POPF / POPFD (SDM POPF operation): CPL 0 may change IOPL; IF changes only when
 /// CPL <= IOPL; VM, VIP, VIF never change; RF is cleared; reserved bits keep fixed values.
+/// In virtual-8086 mode with IOPL < 3: #GP(0) unless CR4.VME applies (`v86.rs`).
 pub(crate) fn popf(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
-    if c.v86() && c.iopl() < 3 {
-        return Err(Exception::gp(0));
-    }
     let size = if i.mnemonic() == Mnemonic::Popfd {
         4
     } else {
         2
     };
+    if c.v86() && c.iopl() < 3 {
+        return c.v86_popf(size);
+    }
     let v = c.pop(size)?;
     let mut changeable =
         Eflags::WRITABLE.difference(Eflags::VM | Eflags::VIP | Eflags::VIF | Eflags::RF);

@@ -53,11 +53,12 @@ pub(crate) fn hlt(c: &mut Core, _io: &mut dyn PortIo, _i: &Instruction) -> R {
     Ok(())
 }
 
-/// CLI / STI: IOPL-sensitive (SDM CLI/STI tables; VME/PVI handling arrives with v8086
-/// extensions). STI inhibits interrupts for one instruction.
+/// CLI / STI: IOPL-sensitive (SDM CLI/STI "Operation": IOPL >= CPL in protected mode,
+/// IOPL = 3 in virtual-8086 mode; otherwise VIF under CR4.VME/PVI or #GP(0), see `v86.rs`).
+/// STI inhibits interrupts for one instruction.
 pub(crate) fn cli_sti(c: &mut Core, _io: &mut dyn PortIo, i: &Instruction) -> R {
     if c.protected() && c.iopl() < if c.v86() { 3 } else { c.sregs.cpl } {
-        return Err(Exception::gp(0));
+        return c.virtual_interrupt_flag(i.mnemonic() == Mnemonic::Sti);
     }
     if i.mnemonic() == Mnemonic::Cli {
         c.regs.eflags.remove(Eflags::IF);

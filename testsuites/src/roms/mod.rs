@@ -12,8 +12,14 @@ mod control_registers;
 mod debug;
 mod external_interrupts;
 mod interrupts;
+mod io_protection;
 mod kit;
 mod paging;
+mod segmentation;
+mod sensitive;
+mod sysenter;
+mod tasks;
+mod v86;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
 pub struct TestRom {
@@ -21,15 +27,20 @@ pub struct TestRom {
     pub build: fn() -> Asm<Vec<u8>>,
 }
 
-/// Every test ROM.
+/// Every test ROM, by name.
 pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "control_registers",
         build: control_registers::rom,
     },
     TestRom {
-        name: "kit",
-        build: kit::rom,
+        name: "debug",
+        build: debug::rom,
+    },
+    // `vtx32 run --demo deprivilege` (not a kit ROM; it follows the same exit conventions).
+    TestRom {
+        name: "deprivilege",
+        build: || Ok(vtx32_machine::demos::deprivilege::rom()),
     },
     TestRom {
         name: "external_interrupts",
@@ -40,12 +51,40 @@ pub const ROMS: &[TestRom] = &[
         build: interrupts::rom,
     },
     TestRom {
+        name: "io_protection",
+        build: io_protection::rom,
+    },
+    TestRom {
+        name: "kit",
+        build: kit::rom,
+    },
+    TestRom {
         name: "paging",
         build: paging::rom,
     },
     TestRom {
-        name: "debug",
-        build: debug::rom,
+        name: "segmentation",
+        build: segmentation::rom,
+    },
+    TestRom {
+        name: "sensitive",
+        build: sensitive::rom,
+    },
+    TestRom {
+        name: "sensitive_protection",
+        build: sensitive::protection_rom,
+    },
+    TestRom {
+        name: "sysenter",
+        build: sysenter::rom,
+    },
+    TestRom {
+        name: "tasks",
+        build: tasks::rom,
+    },
+    TestRom {
+        name: "v86",
+        build: v86::rom,
     },
 ];
 
