@@ -2,8 +2,8 @@
 //! through IDT task gates, IRET to the previous task, busy bits, NT and the back link, the
 //! #TS/#NP/#SS/#GP cases before and after the commit point, 16-bit TSSs, CR3 and v86 tasks.
 
-mod common;
-mod desc;
+use crate::common;
+use crate::desc;
 
 use desc::*;
 use iced_x86::code_asm::*;

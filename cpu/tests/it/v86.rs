@@ -1,7 +1,7 @@
 //! Virtual-8086 mode (SDM Vol. 3 ch. 20): entry by IRETD, the IOPL-sensitive instructions,
 //! interrupts to ring 0, and the VME/PVI extensions.
 
-mod pm;
+use crate::pm;
 
 use iced_x86::code_asm::*;
 use pm::*;

@@ -1,7 +1,7 @@
 //! Shift and rotate family: hand-computed results and flags (SDM Vol. 2 SAL/SAR/SHL/SHR,
 //! RCL/RCR/ROL/ROR, SHLD, SHRD).
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, StopReason};

@@ -2,7 +2,7 @@
 //! AAA, AAS, AAM, AAD, XLAT). Undefined flags are checked against the documented policy
 //! (which follows an Intel host).
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, StopReason};

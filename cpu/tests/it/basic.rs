@@ -1,6 +1,6 @@
 //! End-to-end smoke tests of the run loop and the ALU/stack/control families.
 
-mod common;
+use crate::common;
 use common::run32;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Eflags, StopReason};

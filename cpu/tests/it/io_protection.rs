@@ -1,7 +1,7 @@
 //! I/O protection (SDM Vol. 1 §19.5 / Vol. 3 §18.5 in newer editions): IOPL, the TSS I/O
 //! permission bitmap, and the IOPL rules of CLI, STI, POPF and IRET in protected mode.
 
-mod pm;
+use crate::pm;
 
 use iced_x86::code_asm::*;
 use pm::*;

@@ -1,6 +1,6 @@
 //! SYSENTER / SYSEXIT (SDM Vol. 2 SYSENTER, SYSEXIT; Vol. 3 §5.8.7) and their MSRs.
 
-mod pm;
+use crate::pm;
 
 use iced_x86::code_asm::*;
 use pm::*;

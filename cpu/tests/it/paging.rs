@@ -2,7 +2,7 @@
 //! its page-table entry changes, until INVLPG or a CR3 write; global translations survive a
 //! CR3 write when CR4.PGE = 1.
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cr0, Cr4};

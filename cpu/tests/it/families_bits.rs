@@ -1,7 +1,7 @@
 //! Bit family: BT BTS BTR BTC, BSF BSR, BSWAP (SDM Vol. 2, each page). Undefined flags and
 //! results are checked against the documented policy (which follows an Intel host).
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 

@@ -2,7 +2,7 @@
 //! segment overrides, direction, faults in the middle of a REP loop, and per-iteration
 //! cycle accounting (SDM Vol. 2, each page and "REP/REPE/REPZ/REPNE/REPNZ").
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, CpuModel, IoAction, IoSize, NoPorts, PortIo, RunLimits, SegReg, StopReason};

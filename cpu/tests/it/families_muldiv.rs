@@ -2,7 +2,7 @@
 //! Undefined flags are checked against the documented policy (which follows an Intel host):
 //! MUL/IMUL: SF PF of the low half, ZF AF cleared; DIV/IDIV: all flags kept.
 
-mod common;
+use crate::common;
 use common::*;
 use iced_x86::code_asm::*;
 use vtx32_cpu::{Cpu, StopReason};

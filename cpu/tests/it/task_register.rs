@@ -1,6 +1,6 @@
 //! LLDT, LTR, SLDT, STR (SDM Vol. 2): loads, the TSS busy bit, and their faults.
 
-mod common;
+use crate::common;
 
 use common::*;
 use iced_x86::code_asm::*;

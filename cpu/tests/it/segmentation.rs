@@ -1,8 +1,8 @@
 //! Segment-register loads and accesses, LAR/LSL/VERR/VERW/ARPL, call gates and far RET to
 //! an outer level (SDM Vol. 3 ch. 3 and 5; Vol. 2 MOV, LAR, LSL, VERR, ARPL, CALL, RET).
 
-mod common;
-mod desc;
+use crate::common;
+use crate::desc;
 
 use desc::*;
 use iced_x86::code_asm::*;

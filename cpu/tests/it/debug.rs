@@ -6,7 +6,7 @@
 //! (setting RF in the image when `SET_RF` is non-zero, as a debugger does after a code
 //! breakpoint).
 
-mod common;
+use crate::common;
 
 use common::*;
 use iced_x86::code_asm::*;

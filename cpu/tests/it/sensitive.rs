@@ -2,7 +2,7 @@
 //! at every CPL: they read or change the real state without faulting. SGDT, SIDT, SLDT,
 //! STR, SMSW, PUSHF, POPF, PUSH CS/SS and MOV from segment registers.
 
-mod common;
+use crate::common;
 
 use common::{g, m32, run_with, CODE};
 use iced_x86::code_asm::*;
