@@ -8,8 +8,8 @@
 //! the new segment descriptors qualified. A fault after the commit point is raised in the
 //! new task's context (`Core::task_committed` tells interrupt delivery not to roll back).
 //!
-//! Not modelled: the debug trap flag T of a 32-bit TSS (no #DB on entry to the new task),
-//! and the I/O map base (read by `exec/io.rs` when needed).
+//! The debug side (L0-L3 cleared, the T flag's #DB) is `Core::debug_task_switch`
+//! (`exec/debug.rs`). Not modelled: the I/O map base (read by `exec/io.rs` when needed).
 
 use crate::exception::{vector, Exception};
 use crate::exec::Core;
@@ -348,7 +348,7 @@ impl Core {
         if img.eip > self.sregs.seg[SegReg::Cs as usize].limit {
             return Err(Exception::gp(ext));
         }
-        Ok(())
+        self.debug_task_switch(nbase, new32)
     }
 
     /// Saves the dynamic state in the TSS at `base` (§7.2.1; a 16-bit TSS gets the low

@@ -89,7 +89,8 @@ impl Core {
         let dr7 = self.dr[7];
         let enabled = |n: u32| dr7 & (3 << (2 * n)) != 0;
         let rw = |n: u32| (dr7 >> (16 + 4 * n)) & 3;
-        self.dbg.active = (0..4).any(enabled);
+        // A pending trap (the T flag of a task switch) keeps the debug path on.
+        self.dbg.active = (0..4).any(enabled) || self.dbg.pending != 0;
         // Leave the running block: the run loop picks the path at block starts.
         self.fetch_dirty = true;
         let data = (0..4).any(|n| enabled(n) && rw(n) != RW_EXEC);
@@ -166,6 +167,23 @@ impl Core {
         self.dbg.pending |= hits;
     }
 
+    /// The debug side of a task switch, once the new task is loaded: the local breakpoint
+    /// enables L0-L3 are cleared (SDM Vol. 3 §17.2.4), and the T flag of a new 32-bit TSS
+    /// (bit 0 at offset 64H) raises a #DB trap with DR6.BT before the new task's first
+    /// instruction (§17.3.1.5, §7.2.1).
+    pub(crate) fn debug_task_switch(
+        &mut self,
+        tss_base: u32,
+        tss32: bool,
+    ) -> Result<(), Exception> {
+        if tss32 && self.read_sys(tss_base.wrapping_add(0x64), 2)? & 1 != 0 {
+            self.dbg.pending |= DR6_BT;
+        }
+        self.dr[7] &= !0x55;
+        self.dr7_changed();
+        Ok(())
+    }
+
     /// Commits the DR6 bits of a #DB being raised (see the module docs) and clears DR7.GD.
     pub(crate) fn commit_debug_event(&mut self, bits: u32) {
         let keep = self.dr[6] & (DR6_BD | DR6_BS | DR6_BT);
@@ -208,7 +226,9 @@ impl Cpu {
                 }
                 c.halted = false;
             }
-            return self.raise_debug(io, pending);
+            let stop = self.raise_debug(io, pending);
+            self.core.dr7_changed();
+            return stop;
         }
         // External interrupts and the halt state (priorities 5-6), then this instruction.
         if let Some(stop) = self.events(io) {
@@ -268,7 +288,9 @@ impl Cpu {
         if rep && c.regs.eip == eip {
             c.regs.eflags.insert(Eflags::RF);
         }
-        let mut bits = pending | c.dbg.hits.take();
+        // Traps raised by the instruction itself (a task switch to a TSS with T set) join
+        // its other traps.
+        let mut bits = pending | c.dbg.hits.take() | std::mem::take(&mut c.dbg.pending);
         if tf {
             bits |= DR6_BS;
         }

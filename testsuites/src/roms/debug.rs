@@ -43,6 +43,7 @@ pub fn rom() -> Asm<Vec<u8>> {
     single_step(&mut r)?;
     combined(&mut r)?;
     implicit_accesses(&mut r)?;
+    task_switch(&mut r)?;
     r.finish()
 }
 
@@ -489,5 +490,51 @@ fn implicit_accesses(r: &mut Rom) -> Asm {
     set_dr(r, 7, dr7_bits(0, 0b01, 0b11))?;
     r.a.int(0x31)?;
     r.a.nop()?;
+    disarm(r)
+}
+
+/// A test TSS (32-bit) at `T_BASE`, selector [`FREE_SEL`].
+const T_BASE: u32 = FREE_LOW + 0x2000;
+const T_STACK: u32 = 0x7_0000;
+
+/// A JMP to a task whose TSS has the T flag: #DB with BT before its first instruction;
+/// the switch clears L0 (DR7 shows G1 only); back with a JMP to the kit's task.
+fn task_switch(r: &mut Rom) -> Asm {
+    case(r, "task switch to a TSS with T")?;
+    r.set_descriptor(FREE_SEL, T_BASE, 0x67, access::TSS32, 0)?;
+    let mut entry = r.label();
+    let mut over = r.label();
+    r.a.jmp(over)?;
+    r.a.set_label(&mut entry)?;
+    r.a.mov(eax, dr7)?;
+    r.print_reg("new task dr7", eax)?;
+    r.a.str(eax)?;
+    r.print_reg("tr", eax)?;
+    r.newline()?;
+    r.a.jmp_far(TSS_SEL, 0)?;
+    r.a.set_label(&mut over)?;
+    for k in 0..0x68 / 4 {
+        r.a.mov(dword_ptr(T_BASE + 4 * k), 0u32)?;
+    }
+    r.address_of(eax, entry)?;
+    r.a.mov(dword_ptr(T_BASE + 0x20), eax)?;
+    r.a.mov(dword_ptr(T_BASE + 0x24), 2u32)?;
+    r.a.mov(dword_ptr(T_BASE + 0x38), T_STACK)?;
+    for k in 0..6u32 {
+        let sel = if k == 1 { CODE0 } else { DATA0 };
+        r.a.mov(word_ptr(T_BASE + 0x48 + 4 * k), u32::from(sel))?;
+    }
+    r.a.mov(word_ptr(T_BASE + 0x64), 1u32)?; // T
+                                             // L0 and G1: instruction breakpoints that never hit.
+    set_dr(r, 0, 0xFFFF_FFF0)?;
+    set_dr(r, 1, 0xFFFF_FFF0)?;
+    set_dr(r, 7, 1 | 8)?;
+    r.a.jmp_far(FREE_SEL, 0)?;
+    r.a.mov(eax, dr7)?;
+    r.print_reg("back: dr7", eax)?;
+    r.a.str(eax)?;
+    r.print_reg("tr", eax)?;
+    r.newline()?;
+    r.a.clts()?;
     disarm(r)
 }

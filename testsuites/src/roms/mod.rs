@@ -33,6 +33,10 @@ pub const ROMS: &[TestRom] = &[
         name: "control_registers",
         build: control_registers::rom,
     },
+    TestRom {
+        name: "debug",
+        build: debug::rom,
+    },
     // `vtx32 run --demo deprivilege` (not a kit ROM; it follows the same exit conventions).
     TestRom {
         name: "deprivilege",
@@ -81,10 +85,6 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "v86",
         build: v86::rom,
-    },
-    TestRom {
-        name: "debug",
-        build: debug::rom,
     },
 ];
 
