@@ -32,6 +32,7 @@ Exit status (docs/exit-status.md):
   4         halted (HLT that no interrupt can end)
   6         triple fault (processor shutdown)
   8         --max-instructions reached
+  12        no progress (an exception loop: no instruction retires)
   130       interrupted (Ctrl-C)
 
 The console (port 0xE9) goes to stdout; the summary goes to stderr, or with --json as one

@@ -10,16 +10,37 @@
 //! return to the previous task.
 
 use crate::exception::{vector, EventKind, Exception, ExceptionClass};
-use crate::exec::Core;
+use crate::exec::{Core, StopReason};
 use crate::state::{gpr, Eflags, SegAttrs, SegReg, Segment};
 
 /// The deepest chain of faults-while-delivering before giving up with a shutdown.
 const MAX_NESTED_FAULTS: usize = 4;
 
+/// Deliveries in a row without an instruction retiring after which the run ends with
+/// [`StopReason::NoProgress`]: such a guest can never make progress again (a handler that
+/// faults on its first instruction, a breakpoint on the #DB handler), and without this
+/// bound no instruction limit would ever end the run.
+pub const STALL_LIMIT: u32 = 1_000_000;
+
 impl Core {
+    /// Counts a delivery; ends the run after [`STALL_LIMIT`] of them with no instruction
+    /// retired in between.
+    fn note_delivery(&mut self) {
+        if self.instructions != self.stall_mark {
+            self.stall_mark = self.instructions;
+            self.stalled = 0;
+        }
+        self.stalled += 1;
+        if self.stalled >= STALL_LIMIT {
+            self.stalled = 0;
+            self.stop = Some(StopReason::NoProgress);
+        }
+    }
+
     /// Delivers `e`, raised by the instruction at `insn_eip`. `Err(())` means a triple
     /// fault: the processor shuts down.
     pub(crate) fn deliver(&mut self, e: Exception, insn_eip: u32) -> Result<(), ()> {
+        self.note_delivery();
         let mut cur = e;
         for _ in 0..MAX_NESTED_FAULTS {
             let regs = self.regs;

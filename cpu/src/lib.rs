@@ -26,5 +26,6 @@ pub use exec::{
     Core, Cpu, IoAction, IoSize, NoPorts, PortIo, RunLimits, StopReason, EFER_NXE, MSR_EFER,
     MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC,
 };
+pub use interrupt::STALL_LIMIT;
 pub use model::CpuModel;
 pub use state::{Cr0, Cr4, DescTable, Eflags, Regs, SRegs, SegAttrs, SegReg, Segment};

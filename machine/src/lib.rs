@@ -67,6 +67,9 @@ pub enum Stop {
     Exception(Exception),
     /// The interrupt flag (Ctrl-C) was raised. Status 130.
     Interrupted,
+    /// An event loop: `vtx32_cpu::STALL_LIMIT` exceptions or interrupts delivered in a row
+    /// without an instruction retiring (the last one is given). Status 12.
+    NoProgress(Option<Exception>),
 }
 
 impl Stop {
@@ -80,6 +83,7 @@ impl Stop {
             Stop::InstructionLimit => 8,
             Stop::Exception(_) => 10,
             Stop::Interrupted => 130,
+            Stop::NoProgress(_) => 12,
         }
     }
 
@@ -93,6 +97,7 @@ impl Stop {
             Stop::InstructionLimit => "instruction-limit",
             Stop::Exception(_) => "exception",
             Stop::Interrupted => "interrupted",
+            Stop::NoProgress(_) => "no-progress",
         }
     }
 
@@ -109,6 +114,16 @@ impl Stop {
                 None => format!("exception {}", e.name()),
             },
             Stop::Interrupted => "interrupted".into(),
+            Stop::NoProgress(e) => {
+                let last = e.map_or_else(String::new, |e| match e.error_code() {
+                    Some(c) => format!(", last {}({c:#x})", e.name()),
+                    None => format!(", last {}", e.name()),
+                });
+                format!(
+                    "no progress: {} exceptions or interrupts delivered with no instruction retired{last}",
+                    vtx32_cpu::STALL_LIMIT
+                )
+            }
         }
     }
 }
@@ -330,6 +345,7 @@ impl Machine {
             StopReason::Halted => Stop::Halted,
             StopReason::Shutdown => Stop::Shutdown,
             StopReason::InstructionLimit | StopReason::EventDue => Stop::InstructionLimit,
+            StopReason::NoProgress => Stop::NoProgress(self.cpu.last_exception),
             StopReason::Exception(e) => Stop::Exception(e),
             StopReason::IoStop => match self.board.take_stop() {
                 Some(BoardStop::DebugExit { code }) => Stop::DebugExit { code },

@@ -49,6 +49,9 @@ pub enum StopReason {
     InstructionLimit,
     /// The cycle counter reached [`Core::event_cycle`]: the board has a device event due.
     EventDue,
+    /// Exceptions or interrupts were delivered [`crate::STALL_LIMIT`] times in a row
+    /// without an instruction retiring: the guest is stuck in an event loop.
+    NoProgress,
     /// An exception was raised while `stop_on_exception` was set (conformance runs).
     Exception(Exception),
 }
@@ -111,6 +114,9 @@ pub struct Core {
     /// Set when a task switch passed its commit point (SDM §7.3 step 12): a fault raised
     /// after it belongs to the new task, so interrupt delivery must not roll back.
     pub(crate) task_committed: bool,
+    /// Deliveries since the instruction count was last `stall_mark` (see `interrupt.rs`).
+    pub(crate) stalled: u32,
+    pub(crate) stall_mark: u64,
 }
 
 /// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
@@ -160,6 +166,8 @@ impl Cpu {
             halted: false,
             event_cycle: u64::MAX,
             task_committed: false,
+            stalled: 0,
+            stall_mark: 0,
             tlb: Box::default(),
             pdptes: [0; 4],
         };
@@ -282,7 +290,7 @@ impl Cpu {
         c.cycles += u64::from(c.model.costs[crate::model::CostClass::Far as usize]);
         let eip = c.regs.eip;
         match c.deliver(e, eip) {
-            Ok(()) => None,
+            Ok(()) => c.stop.take(),
             Err(()) => Some(StopReason::Shutdown),
         }
     }

@@ -7,6 +7,7 @@ mod pm;
 
 mod basic;
 mod debug;
+mod event_loop;
 mod families_bcd;
 mod families_bits;
 mod families_muldiv;
