@@ -19,6 +19,7 @@ mod segmentation;
 mod sensitive;
 mod sysenter;
 mod tasks;
+mod triple_fault;
 mod v86;
 
 /// A test ROM: its name (the golden's file name) and how to build it.
@@ -81,6 +82,10 @@ pub const ROMS: &[TestRom] = &[
     TestRom {
         name: "tasks",
         build: tasks::rom,
+    },
+    TestRom {
+        name: "triple_fault",
+        build: triple_fault::rom,
     },
     TestRom {
         name: "v86",
