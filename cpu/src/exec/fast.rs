@@ -8,18 +8,22 @@
 //! its generic handler.
 
 use super::flags::{self, CF, STATUS};
-use super::{Core, PortIo};
+use super::Core;
 use crate::exception::Exception;
 use crate::icache::Decoded;
 use crate::state::SegReg;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
-/// A fast handler works on the pre-resolved operands only.
-pub(crate) type Fast = fn(&mut Core, &mut dyn PortIo, &Decoded) -> Result<(), Exception>;
+/// A fast handler works on the pre-resolved operands only. It never does port I/O, never
+/// reads `regs.eip` or the cycle counter, and only a control transfer (the last instruction
+/// of a block) reads or writes `next_eip`: the run loop relies on this to skip the
+/// per-instruction bookkeeping in blocks made only of fast forms.
+pub(crate) type Fast = fn(&mut Core, &Decoded) -> Result<(), Exception>;
 
-/// The executor of an instruction without a fast form: its generic handler.
-pub(crate) fn generic(c: &mut Core, io: &mut dyn PortIo, d: &Decoded) -> Result<(), Exception> {
-    (d.handler)(c, io, &d.insn)
+/// Placeholder `exec` of an instruction without a fast form (the run loop calls its
+/// generic handler instead, see `Decoded::generic`).
+pub(crate) fn generic(_c: &mut Core, _d: &Decoded) -> Result<(), Exception> {
+    Err(Exception::ud())
 }
 
 /// "No register" in [`Operands`] fields.
@@ -353,7 +357,7 @@ impl Core {
 
 type R = Result<(), Exception>;
 
-fn alu_rr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_rr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), c.g(o.src));
     if w {
@@ -362,7 +366,7 @@ fn alu_rr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_ri<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_ri<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), o.imm);
     if w {
@@ -371,7 +375,7 @@ fn alu_ri<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_rm<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_rm<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let b = c.read_mem(o.seg, c.ea32(o), 4)?;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
@@ -381,12 +385,12 @@ fn alu_rm<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_mr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_mr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     alu_m::<OP>(c, o, c.g(o.src))
 }
 
-fn alu_mi<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_mi<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     alu_m::<OP>(c, o, o.imm)
 }
@@ -420,7 +424,7 @@ mod shift_op {
 /// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits). Flags as the generic shift
 /// family computes them (`shift.rs` policy): OF from the first one-bit step on the original
 /// operand, AF cleared; a count of 0 changes nothing.
-fn shift_ri<const K: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let count = o.imm;
     if count == 0 {
@@ -445,36 +449,36 @@ fn shift_ri<const K: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn mov_rr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_rr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.g(o.src));
     Ok(())
 }
 
-fn mov_ri(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_ri(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, o.imm);
     Ok(())
 }
 
-fn mov_rm(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_rm(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let v = c.read_mem(o.seg, c.ea32(o), 4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn mov_mr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_mr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src))
 }
 
-fn mov_mi(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_mi(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, o.imm)
 }
 
-fn inc_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn inc_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_add(1);
@@ -483,7 +487,7 @@ fn inc_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn dec_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn dec_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_sub(1);
@@ -492,31 +496,31 @@ fn dec_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn lea(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn lea(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.ea32(o));
     Ok(())
 }
 
-fn push_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn push_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.push(4, c.g(o.src))
 }
 
-fn pop_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn pop_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let v = c.pop(4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn jmp_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn jmp_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     c.jump_near(t, 4)
 }
 
-fn jcc(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn jcc(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     if c.condition(o.cc) {
         let t = c.next_eip.wrapping_add(o.imm);
@@ -525,7 +529,7 @@ fn jcc(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn call_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn call_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     if t > c.sregs.seg[SegReg::Cs as usize].limit {
@@ -536,7 +540,7 @@ fn call_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn ret(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn ret(c: &mut Core, d: &Decoded) -> R {
     let _o = &d.ops;
     let t = c.peek(0, 4)?;
     c.jump_near(t, 4)?;
