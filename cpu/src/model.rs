@@ -52,6 +52,10 @@ pub struct CpuModel {
     pub costs: [u16; COST_CLASSES],
     /// Extra cycles for an instruction with a memory operand (an L1 hit).
     pub mem_cost: u16,
+    /// Cycles per paging-structure entry read by a page walk, charged on each TLB miss
+    /// (with paging on) for every entry the walk reads from memory (2 for a 4 KiB page,
+    /// 1 for a 4 MiB or 2 MiB page; PAE's PDPTEs are registers, not read).
+    pub walk_read_cost: u16,
     vendor: [u32; 3],
     features_edx: u32,
     features_ecx: u32,
@@ -83,6 +87,12 @@ impl CpuModel {
             signature: 0x0000_06E8,
             costs: [1, 1, 1, 4, 23, 4, 2, 30, 60],
             mem_cost: 2,
+            // A walk's entry reads are dependent loads that the page-miss handler issues
+            // one after the other (SDM Vol. 3 §4.3/§4.4: PDE then PTE); each is charged as
+            // one L1 data-cache hit, the load-to-use latency of the P6 family including
+            // Pentium M and Core Duo: 3 cycles (Agner Fog, "The microarchitecture of Intel,
+            // AMD and VIA CPUs", Pentium M chapter, level-1 data cache).
+            walk_read_cost: 3,
             // "GenuineIntel" as EBX, EDX, ECX.
             vendor: [0x756E_6547, 0x4965_6E69, 0x6C65_746E],
             features_edx: VME | DE | PSE | TSC | MSR | PAE | CX8 | SEP | PGE | CMOV,
