@@ -7,7 +7,7 @@
 //! (`flags.rs`, `memory.rs`, `stack.rs`); an instruction without a fast form runs through
 //! its generic handler.
 
-use super::flags::{self, CF, STATUS};
+use super::flags::{self, lazy, Lazy, STATUS};
 use super::Core;
 use crate::exception::Exception;
 use crate::icache::Decoded;
@@ -291,43 +291,46 @@ fn alu_fn(opn: u8, form: Form) -> Fast {
     }
 }
 
-/// One 32-bit ALU operation: result and flags; `false` = the result is not written.
+/// One 32-bit ALU operation: result and flags (left pending, see `flags::Lazy`); `false` =
+/// the result is not written.
 #[inline(always)]
 fn alu32<const OP: u8>(c: &mut Core, a: u32, b: u32) -> (u32, bool) {
-    let (r, f, w) = match OP {
-        op::ADD => {
-            let r = a.wrapping_add(b);
-            (r, flags::add(4, a, b, 0, r), true)
-        }
+    let (kind, carry, r, w) = match OP {
+        op::ADD => (lazy::ADD, 0, a.wrapping_add(b), true),
         op::ADC => {
-            let cin = c.cf();
-            let r = a.wrapping_add(b).wrapping_add(cin);
-            (r, flags::add(4, a, b, cin, r), true)
+            let cin = c.cf_now();
+            (lazy::ADD, cin, a.wrapping_add(b).wrapping_add(cin), true)
         }
-        op::SUB | op::CMP => {
-            let r = a.wrapping_sub(b);
-            (r, flags::sub(4, a, b, 0, r), OP == op::SUB)
-        }
+        op::SUB | op::CMP => (lazy::SUB, 0, a.wrapping_sub(b), OP == op::SUB),
         op::SBB => {
-            let bin = c.cf();
-            let r = a.wrapping_sub(b).wrapping_sub(bin);
-            (r, flags::sub(4, a, b, bin, r), true)
+            let bin = c.cf_now();
+            (lazy::SUB, bin, a.wrapping_sub(b).wrapping_sub(bin), true)
         }
-        op::AND | op::TEST => {
-            let r = a & b;
-            (r, flags::logic(4, r), OP == op::AND)
-        }
-        op::OR => {
-            let r = a | b;
-            (r, flags::logic(4, r), true)
-        }
-        _ => {
-            let r = a ^ b;
-            (r, flags::logic(4, r), true)
-        }
+        op::AND | op::TEST => (lazy::LOGIC, 0, a & b, OP == op::AND),
+        op::OR => (lazy::LOGIC, 0, a | b, true),
+        _ => (lazy::LOGIC, 0, a ^ b, true),
     };
-    c.set_flags(STATUS, f);
+    c.lazy = Lazy {
+        op: kind,
+        a,
+        b,
+        carry,
+        r,
+    };
     (r, w)
+}
+
+/// INC/DEC keep CF: the current CF (pending or not) is kept with the pending flags.
+#[inline(always)]
+fn pend_inc_dec(c: &mut Core, kind: u8, a: u32, r: u32) {
+    let cf = c.cf_now();
+    c.lazy = Lazy {
+        op: kind,
+        a,
+        b: 1,
+        carry: cf,
+        r,
+    };
 }
 
 impl Core {
@@ -403,12 +406,12 @@ fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
     } else {
         c.read_rmw(o.seg, off, 4)?
     };
-    let flags_before = c.regs.eflags;
+    let flags_before = (c.regs.eflags, c.lazy);
     let (r, w) = alu32::<OP>(c, a, b);
     if w {
         // A write fault must leave the flags as they were.
         if let Err(e) = c.write_mem(o.seg, off, 4, r) {
-            c.regs.eflags = flags_before;
+            (c.regs.eflags, c.lazy) = flags_before;
             return Err(e);
         }
     }
@@ -445,6 +448,8 @@ fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     };
     c.set_g(o.dst, r);
     let f = cf | (of << 11) | flags::szp(4, r) | super::shift::policy::shift_af();
+    // Every status flag is replaced: whatever was pending is overwritten.
+    c.lazy.op = lazy::NONE;
     c.set_flags(STATUS, f);
     Ok(())
 }
@@ -483,7 +488,7 @@ fn inc_r(c: &mut Core, d: &Decoded) -> R {
     let a = c.g(o.dst);
     let r = a.wrapping_add(1);
     c.set_g(o.dst, r);
-    c.set_flags(STATUS & !CF, flags::add(4, a, 1, 0, r));
+    pend_inc_dec(c, lazy::INC, a, r);
     Ok(())
 }
 
@@ -492,7 +497,7 @@ fn dec_r(c: &mut Core, d: &Decoded) -> R {
     let a = c.g(o.dst);
     let r = a.wrapping_sub(1);
     c.set_g(o.dst, r);
-    c.set_flags(STATUS & !CF, flags::sub(4, a, 1, 0, r));
+    pend_inc_dec(c, lazy::DEC, a, r);
     Ok(())
 }
 
@@ -522,7 +527,7 @@ fn jmp_rel(c: &mut Core, d: &Decoded) -> R {
 
 fn jcc(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    if c.condition(o.cc) {
+    if flags::condition_on(c.flags_now(), o.cc) {
         let t = c.next_eip.wrapping_add(o.imm);
         c.jump_near(t, 4)?;
     }

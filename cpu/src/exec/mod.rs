@@ -81,6 +81,8 @@ pub struct Core {
     /// Bumped at every fetch-context refresh and decoded-cache flush; with the memory bus's
     /// code epoch it validates remembered block successors (`icache::Succ`).
     fetch_epoch: u64,
+    /// Status flags of the last fast-form ALU instruction not yet in EFLAGS (`flags.rs`).
+    pub(crate) lazy: flags::Lazy,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
     /// Per segment register: reads need only the limit check (see `memory.rs`).
@@ -133,6 +135,7 @@ impl Cpu {
             fetch_page: u32::MAX,
             fetch_page_pa: 0,
             fetch_epoch: 0,
+            lazy: flags::Lazy::NONE,
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
@@ -157,6 +160,7 @@ impl Cpu {
     pub fn reset(&mut self) {
         let c = &mut self.core;
         c.regs = Regs::reset(c.model.signature);
+        c.lazy = flags::Lazy::NONE;
         c.sregs = SRegs::reset();
         c.inhibit = false;
         c.fetch_dirty = true;
@@ -181,23 +185,28 @@ impl Cpu {
         let mut prev = u32::MAX;
         loop {
             if self.core.instructions >= limits.max_instructions {
+                self.core.settle_flags();
                 return StopReason::InstructionLimit;
             }
             let b = match self.chained(prev) {
                 Some(b) => b,
-                None => match self.fetch_block() {
-                    Ok(b) => {
-                        self.remember(prev, b);
-                        b
-                    }
-                    Err(e) => match self.raise(io, e) {
-                        Some(stop) => return stop,
-                        None => {
-                            prev = u32::MAX;
-                            continue;
+                None => {
+                    // The lookup may raise: EFLAGS must be current.
+                    self.core.settle_flags();
+                    match self.fetch_block() {
+                        Ok(b) => {
+                            self.remember(prev, b);
+                            b
                         }
-                    },
-                },
+                        Err(e) => match self.raise(io, e) {
+                            Some(stop) => return stop,
+                            None => {
+                                prev = u32::MAX;
+                                continue;
+                            }
+                        },
+                    }
+                }
             };
             prev = b.id;
             if let Some(stop) = self.exec_block(io, b, limits.max_instructions) {
@@ -296,6 +305,8 @@ impl Cpu {
         if b.all_fast && insns.len() == usize::from(b.count) {
             return self.exec_fast_block(io, b);
         }
+        // Only blocks of fast forms leave flags pending at their end (see `flags::Lazy`).
+        c.settle_flags();
         let mut fault = None;
         let mut leave = false;
         let mut retired = 0u64;
@@ -311,7 +322,9 @@ impl Cpu {
             let r = if d.generic {
                 (d.handler)(c, io, &d.insn)
             } else {
-                (d.exec)(c, d)
+                let r = (d.exec)(c, d);
+                c.settle_flags();
+                r
             };
             if let Err(e) = r {
                 fault = Some(e);
@@ -363,6 +376,8 @@ impl Cpu {
                 return self.fast_block_leave(b, start, k);
             }
         }
+        // Pending flags stay pending into the next block of fast forms; every other path
+        // of the run loop settles them first.
         c.regs.eip = c.next_eip;
         c.instructions += u64::from(b.count);
         c.cycles += u64::from(b.cycles);
@@ -397,6 +412,7 @@ impl Cpu {
         let (eip, cycles) = self.fast_block_position(b, start, k);
         let (eip_next, _) = self.fast_block_position(b, start, k + 1);
         let c = &mut self.core;
+        c.settle_flags();
         c.regs.eip = eip;
         if k + 1 < usize::from(b.count) {
             c.next_eip = eip_next;
@@ -412,6 +428,7 @@ impl Cpu {
     fn fast_block_leave(&mut self, b: BlockRef, start: u32, k: usize) -> Option<StopReason> {
         let (eip_next, cycles) = self.fast_block_position(b, start, k + 1);
         let c = &mut self.core;
+        c.settle_flags();
         c.regs.eip = if k + 1 == usize::from(b.count) {
             c.next_eip
         } else {
@@ -437,6 +454,7 @@ impl Cpu {
 
     #[cold]
     fn raise(&mut self, io: &mut dyn PortIo, e: Exception) -> Option<StopReason> {
+        self.core.settle_flags();
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
