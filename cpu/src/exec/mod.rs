@@ -293,18 +293,17 @@ impl Cpu {
         max_instructions: u64,
     ) -> Option<StopReason> {
         let c = &mut self.core;
-        let budget = max_instructions
-            .saturating_sub(c.instructions)
-            .min(u64::from(b.count)) as usize;
-        let insns = self.blocks.insns(b, budget);
-        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
-        let mut eip = c.regs.eip;
         // MOV SS / POP SS / STI shadows last one instruction; with no interrupt source
         // modelled yet they have nothing to hold off, so the shadow is simply cleared here.
         c.inhibit = false;
-        if b.all_fast && insns.len() == usize::from(b.count) {
+        let left = max_instructions.saturating_sub(c.instructions);
+        if b.all_fast && left >= u64::from(b.count) {
             return self.exec_fast_block(io, b);
         }
+        let budget = left.min(u64::from(b.count)) as usize;
+        let insns = self.blocks.insns(b, budget);
+        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
+        let mut eip = c.regs.eip;
         // Only blocks of fast forms leave flags pending at their end (see `flags::Lazy`).
         c.settle_flags();
         let mut fault = None;
@@ -368,11 +367,21 @@ impl Cpu {
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         let start = c.regs.eip;
         c.next_eip = start.wrapping_add(u32::from(b.span)) & ip_mask;
-        for (k, d) in insns.iter().enumerate() {
+        // Index of instruction `d` in the block (computed on the exits only).
+        let index = |d: &Decoded| {
+            (d as *const Decoded as usize - insns.as_ptr() as usize)
+                / std::mem::size_of::<Decoded>()
+        };
+        for d in insns {
             if let Err(e) = (d.exec)(c, d) {
+                let k = index(d);
                 return self.fast_block_fault(io, b, start, k, e);
             }
-            if c.fetch_dirty | c.mem.code_written() {
+            // Fast forms never set `fetch_dirty` (nor a stop or reset request); a write to
+            // code is the only way they end a block early.
+            debug_assert!(!c.fetch_dirty);
+            if c.mem.code_written() {
+                let k = index(d);
                 return self.fast_block_leave(b, start, k);
             }
         }
