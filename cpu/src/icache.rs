@@ -21,9 +21,10 @@ const ARENA: usize = 1 << 17;
 /// One decoded instruction with everything the executor needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Decoded {
-    /// What runs the instruction: a fast form (see `exec/fast.rs`) or `fast::generic`,
-    /// which calls `handler` with the iced instruction.
+    /// The fast form that runs the instruction (see `exec/fast.rs`), if `generic` is clear.
     pub exec: Fast,
+    /// No fast form: the run loop calls `handler` with the iced instruction.
+    pub generic: bool,
     pub ops: Operands,
     pub insn: Instruction,
     pub handler: Handler,
@@ -44,6 +45,12 @@ pub(crate) struct BlockRef {
     pub span: u16,
     /// Generations of the first and last 256-byte line covered.
     pub gen: [u32; 2],
+    /// Block number, the index of its successor cache (see [`Succ`]).
+    pub id: u32,
+    /// Sum of the cycles of all its instructions.
+    pub cycles: u32,
+    /// Every instruction has a fast form (the run loop's lean path applies).
+    pub all_fast: bool,
 }
 
 impl BlockRef {
@@ -53,12 +60,44 @@ impl BlockRef {
         count: 0,
         span: 0,
         gen: [0; 2],
+        id: 0,
+        cycles: 0,
+        all_fast: false,
+    };
+}
+
+/// A remembered successor of a block (block chaining): the block that the lookup at
+/// `eip` returned, valid while nothing it depended on can have changed. The lookup result
+/// depends on the fetch context (CS, paging controls: any change goes through
+/// `fetch_dirty`), the code-line generations and A20 (the memory bus's code epoch), the
+/// cache contents (flushes) and the one-entry fetch translation (`lin_page`, `pa_page`:
+/// the lookup path reuses it without translating only for the same page, so the chain is
+/// followed only then). `epoch` is the sum of the CPU's and the memory bus's counters at
+/// the time of the lookup; both only grow, so an unchanged sum means neither changed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Succ {
+    pub eip: u32,
+    pub lin_page: u32,
+    pub pa_page: u64,
+    pub epoch: u64,
+    pub b: BlockRef,
+}
+
+impl Succ {
+    const EMPTY: Succ = Succ {
+        eip: 0,
+        lin_page: u32::MAX,
+        pa_page: u64::MAX,
+        epoch: u64::MAX,
+        b: BlockRef::EMPTY,
     };
 }
 
 pub(crate) struct BlockCache {
     table: Vec<BlockRef>,
     arena: Vec<Decoded>,
+    /// Per block number: the last two successors seen.
+    succ: Vec<[Succ; 2]>,
 }
 
 impl BlockCache {
@@ -66,6 +105,7 @@ impl BlockCache {
         Self {
             table: vec![BlockRef::EMPTY; TABLE],
             arena: Vec::with_capacity(ARENA),
+            succ: Vec::new(),
         }
     }
 
@@ -101,26 +141,54 @@ impl BlockCache {
             .unwrap_or(&[])
     }
 
+    /// The remembered successors of block `id` (none for an unknown number).
+    #[inline(always)]
+    pub fn succ(&self, id: u32) -> &[Succ] {
+        self.succ.get(id as usize).map_or(&[], |s| &s[..])
+    }
+
+    /// Remembers `s` as a successor of block `id` (most recent first).
+    #[inline]
+    pub fn add_succ(&mut self, id: u32, s: Succ) {
+        if let Some(e) = self.succ.get_mut(id as usize) {
+            e[1] = e[0];
+            e[0] = s;
+        }
+    }
+
     /// Stores a freshly decoded block and returns its reference. `cache` = false keeps it
-    /// out of the lookup table (instructions that cross a page).
-    pub fn insert(&mut self, pa: u64, mut b: BlockRef, insns: &[Decoded], cache: bool) -> BlockRef {
-        if self.arena.len() + insns.len() > ARENA {
+    /// out of the lookup table (instructions that cross a page). Returns whether the cache
+    /// was flushed to make room (every earlier `BlockRef` is then invalid).
+    pub fn insert(
+        &mut self,
+        pa: u64,
+        mut b: BlockRef,
+        insns: &[Decoded],
+        cache: bool,
+    ) -> (BlockRef, bool) {
+        let flushed = self.arena.len() + insns.len() > ARENA;
+        if flushed {
             self.flush();
         }
         b.start = self.arena.len() as u32;
         b.count = insns.len() as u16;
+        b.id = self.succ.len() as u32;
+        b.cycles = insns.iter().map(|d| u32::from(d.cycles)).sum();
+        b.all_fast = insns.iter().all(|d| !d.generic);
+        self.succ.push([Succ::EMPTY; 2]);
         self.arena.extend_from_slice(insns);
         if cache {
             self.table[Self::index(pa)] = b;
         } else {
             b.tag = u64::MAX;
         }
-        b
+        (b, flushed)
     }
 
     /// Drops every block.
     pub fn flush(&mut self) {
         self.table.fill(BlockRef::EMPTY);
         self.arena.clear();
+        self.succ.clear();
     }
 }

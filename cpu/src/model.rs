@@ -54,6 +54,10 @@ pub struct CpuModel {
     pub mem_cost: u16,
     /// Core clock in Hz: converts cycles to the board's time (the interval timer).
     pub clock_hz: u64,
+    /// Cycles per paging-structure entry read by a page walk, charged on each TLB miss
+    /// (with paging on) for every entry the walk reads from memory (2 for a 4 KiB page,
+    /// 1 for a 4 MiB or 2 MiB page; PAE's PDPTEs are registers, not read).
+    pub walk_read_cost: u16,
     vendor: [u32; 3],
     features_edx: u32,
     features_ecx: u32,
@@ -95,6 +99,12 @@ impl CpuModel {
             mem_cost: 2,
             // The T2400 runs at 1.83 GHz (Intel Core Duo T2400 specification).
             clock_hz: 1_833_000_000,
+            // A walk's entry reads are dependent loads that the page-miss handler issues
+            // one after the other (SDM Vol. 3 §4.3/§4.4: PDE then PTE); each is charged as
+            // one L1 data-cache hit, the load-to-use latency of the P6 family including
+            // Pentium M and Core Duo: 3 cycles (Agner Fog, "The microarchitecture of Intel,
+            // AMD and VIA CPUs", Pentium M chapter, level-1 data cache).
+            walk_read_cost: 3,
             // "GenuineIntel" as EBX, EDX, ECX.
             vendor: [0x756E_6547, 0x4965_6E69, 0x6C65_746E],
             features_edx: VME | DE | PSE | TSC | MSR | PAE | CX8 | SEP | PGE | CMOV,

@@ -55,6 +55,9 @@ pub struct PhysMem {
     a20_mask: u64,
     /// Set when a write hits a line holding decoded code.
     code_written: bool,
+    /// Bumped whenever a line generation changes or the A20 gate toggles: while it is
+    /// unchanged, every decoded copy that was valid is still valid (see [`Self::code_epoch`]).
+    code_epoch: u64,
 }
 
 impl PhysMem {
@@ -75,6 +78,7 @@ impl PhysMem {
             line_gen: vec![0; lines],
             a20_mask: u64::MAX,
             code_written: false,
+            code_epoch: 0,
         })
     }
 
@@ -112,6 +116,7 @@ impl PhysMem {
         };
         self.ram[start..end].copy_from_slice(bytes);
         if !bytes.is_empty() {
+            self.code_epoch += 1;
             for line in (start >> CODE_LINE_SHIFT)..=((end - 1) >> CODE_LINE_SHIFT) {
                 self.line_gen[line] = self.line_gen[line].wrapping_add(1);
             }
@@ -131,6 +136,9 @@ impl PhysMem {
 
     /// Opens or closes the A20 gate (port 0x92 bit 1, keyboard controller output port).
     pub fn set_a20(&mut self, enabled: bool) {
+        if enabled != self.a20_enabled() {
+            self.code_epoch += 1;
+        }
         self.a20_mask = if enabled { u64::MAX } else { !(1u64 << 20) };
     }
 
@@ -250,6 +258,7 @@ impl PhysMem {
             // An instruction decoded from the previous line may extend into this one.
             *flags &= !LINE_CODE;
             self.code_written = true;
+            self.code_epoch += 1;
             self.line_gen[line] = self.line_gen[line].wrapping_add(1);
             if line > 0 {
                 self.line_gen[line - 1] = self.line_gen[line - 1].wrapping_add(1);
@@ -289,6 +298,14 @@ impl PhysMem {
     #[inline(always)]
     pub fn code_written(&self) -> bool {
         self.code_written
+    }
+
+    /// A counter that changes whenever any line generation ([`Self::code_gen`]) changes or
+    /// the A20 gate toggles; it never decreases. A cache of lookups that depend only on
+    /// generations and the A20 gate stays exact while it is unchanged.
+    #[inline(always)]
+    pub fn code_epoch(&self) -> u64 {
+        self.code_epoch
     }
 
     /// Acknowledges [`Self::code_written`].

@@ -20,7 +20,7 @@
 //! CR0.WP and IA32_EFER.NXE are applied at lookup time from the [`PagingMode`] passed to
 //! [`translate`], so changing them needs no flush.
 
-use crate::paging::{walk, Access, AccessKind, PageFault, PageSize, PagingMode, Rights};
+use crate::paging::{walk_counted, Access, AccessKind, PageFault, PageSize, PagingMode, Rights};
 use crate::{LinearAddr, PhysAddr, PhysMem};
 
 /// Number of sets (a power of two).
@@ -74,6 +74,9 @@ pub struct Tlb {
     pub hits: u64,
     /// Accesses [`translate`] had to walk for (including those that faulted).
     pub misses: u64,
+    /// Paging-structure entries read from memory by those walks (see
+    /// [`crate::paging::walk_counted`]): CPU models charge cycles per read.
+    pub walk_reads: u64,
 }
 
 impl Default for Tlb {
@@ -90,6 +93,7 @@ impl Tlb {
             victim: [0; TLB_SETS],
             hits: 0,
             misses: 0,
+            walk_reads: 0,
         }
     }
 
@@ -187,6 +191,29 @@ impl Tlb {
     }
 }
 
+impl Tlb {
+    /// The hit path of [`translate`] on its own: the physical address when a cached entry
+    /// allows `access` (and, for a write, is already dirty), counted as a hit; `None`
+    /// otherwise, with nothing changed ([`translate`] then walks). `wp` is CR0.WP, `xd`
+    /// whether execute-disable is in force (PAE paging with NXE = 1).
+    #[inline(always)]
+    pub fn translate_hit(
+        &mut self,
+        linear: LinearAddr,
+        access: Access,
+        wp: bool,
+        xd: bool,
+    ) -> Option<PhysAddr> {
+        let e = self.lookup(linear)?;
+        let needs_dirty = access.kind == AccessKind::Write && !e.dirty;
+        if !needs_dirty && e.rights.permits_with(wp, xd, access) {
+            self.hits = self.hits.wrapping_add(1);
+            return Some(PhysAddr(e.frame.0 | u64::from(linear.0 & 0xFFF)));
+        }
+        None
+    }
+}
+
 /// Translates `linear` for `access`: from the TLB when a cached entry allows the access
 /// (and, for a write, is already dirty); otherwise by a walk whose result is cached. A
 /// fault is not cached and removes the page's entries (§4.10.4.1).
@@ -198,15 +225,28 @@ pub fn translate(
     linear: LinearAddr,
     access: Access,
 ) -> Result<PhysAddr, PageFault> {
-    if let Some(e) = tlb.lookup(linear) {
-        let needs_dirty = access.kind == AccessKind::Write && !e.dirty;
-        if !needs_dirty && e.rights.permits(mode, access) {
-            tlb.hits = tlb.hits.wrapping_add(1);
-            return Ok(PhysAddr(e.frame.0 | u64::from(linear.0 & 0xFFF)));
-        }
+    if let Some(pa) = tlb.translate_hit(linear, access, mode.wp, mode.pae && mode.nxe) {
+        return Ok(pa);
     }
+    translate_miss(tlb, mem, mode, linear, access)
+}
+
+/// The miss path of [`translate`] on its own, for a caller whose
+/// [`Tlb::translate_hit`] just returned `None` for the same access: a walk whose result
+/// is cached (a fault is not cached and removes the page's entries).
+#[inline]
+pub fn translate_miss(
+    tlb: &mut Tlb,
+    mem: &mut PhysMem,
+    mode: &PagingMode,
+    linear: LinearAddr,
+    access: Access,
+) -> Result<PhysAddr, PageFault> {
     tlb.misses = tlb.misses.wrapping_add(1);
-    match walk(mem, mode, linear, access) {
+    let mut reads = 0;
+    let walked = walk_counted(mem, mode, linear, access, &mut reads);
+    tlb.walk_reads = tlb.walk_reads.wrapping_add(u64::from(reads));
+    match walked {
         Ok(t) => {
             tlb.insert(linear, &t);
             Ok(t.phys)

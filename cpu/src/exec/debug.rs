@@ -271,7 +271,14 @@ impl Cpu {
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         c.next_eip = eip.wrapping_add(u32::from(d.len)) & ip_mask;
         c.inhibit = false;
-        if let Err(e) = (d.exec)(c, io, d) {
+        let r = if d.generic {
+            (d.handler)(c, io, &d.insn)
+        } else {
+            let r = (d.exec)(c, d);
+            c.settle_flags();
+            r
+        };
+        if let Err(e) = r {
             // The event's delivery discards the instruction's traps (the handler starts
             // with TF clear; they resume after its IRET).
             return self.raise_event(io, e);

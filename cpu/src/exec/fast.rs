@@ -7,19 +7,23 @@
 //! (`flags.rs`, `memory.rs`, `stack.rs`); an instruction without a fast form runs through
 //! its generic handler.
 
-use super::flags::{self, CF, STATUS};
-use super::{Core, PortIo};
+use super::flags::{self, lazy, Lazy, STATUS};
+use super::Core;
 use crate::exception::Exception;
 use crate::icache::Decoded;
 use crate::state::SegReg;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
-/// A fast handler works on the pre-resolved operands only.
-pub(crate) type Fast = fn(&mut Core, &mut dyn PortIo, &Decoded) -> Result<(), Exception>;
+/// A fast handler works on the pre-resolved operands only. It never does port I/O, never
+/// reads `regs.eip` or the cycle counter, and only a control transfer (the last instruction
+/// of a block) reads or writes `next_eip`: the run loop relies on this to skip the
+/// per-instruction bookkeeping in blocks made only of fast forms.
+pub(crate) type Fast = fn(&mut Core, &Decoded) -> Result<(), Exception>;
 
-/// The executor of an instruction without a fast form: its generic handler.
-pub(crate) fn generic(c: &mut Core, io: &mut dyn PortIo, d: &Decoded) -> Result<(), Exception> {
-    (d.handler)(c, io, &d.insn)
+/// Placeholder `exec` of an instruction without a fast form (the run loop calls its
+/// generic handler instead, see `Decoded::generic`).
+pub(crate) fn generic(_c: &mut Core, _d: &Decoded) -> Result<(), Exception> {
+    Err(Exception::ud())
 }
 
 /// "No register" in [`Operands`] fields.
@@ -287,43 +291,46 @@ fn alu_fn(opn: u8, form: Form) -> Fast {
     }
 }
 
-/// One 32-bit ALU operation: result and flags; `false` = the result is not written.
+/// One 32-bit ALU operation: result and flags (left pending, see `flags::Lazy`); `false` =
+/// the result is not written.
 #[inline(always)]
 fn alu32<const OP: u8>(c: &mut Core, a: u32, b: u32) -> (u32, bool) {
-    let (r, f, w) = match OP {
-        op::ADD => {
-            let r = a.wrapping_add(b);
-            (r, flags::add(4, a, b, 0, r), true)
-        }
+    let (kind, carry, r, w) = match OP {
+        op::ADD => (lazy::ADD, 0, a.wrapping_add(b), true),
         op::ADC => {
-            let cin = c.cf();
-            let r = a.wrapping_add(b).wrapping_add(cin);
-            (r, flags::add(4, a, b, cin, r), true)
+            let cin = c.cf_now();
+            (lazy::ADD, cin, a.wrapping_add(b).wrapping_add(cin), true)
         }
-        op::SUB | op::CMP => {
-            let r = a.wrapping_sub(b);
-            (r, flags::sub(4, a, b, 0, r), OP == op::SUB)
-        }
+        op::SUB | op::CMP => (lazy::SUB, 0, a.wrapping_sub(b), OP == op::SUB),
         op::SBB => {
-            let bin = c.cf();
-            let r = a.wrapping_sub(b).wrapping_sub(bin);
-            (r, flags::sub(4, a, b, bin, r), true)
+            let bin = c.cf_now();
+            (lazy::SUB, bin, a.wrapping_sub(b).wrapping_sub(bin), true)
         }
-        op::AND | op::TEST => {
-            let r = a & b;
-            (r, flags::logic(4, r), OP == op::AND)
-        }
-        op::OR => {
-            let r = a | b;
-            (r, flags::logic(4, r), true)
-        }
-        _ => {
-            let r = a ^ b;
-            (r, flags::logic(4, r), true)
-        }
+        op::AND | op::TEST => (lazy::LOGIC, 0, a & b, OP == op::AND),
+        op::OR => (lazy::LOGIC, 0, a | b, true),
+        _ => (lazy::LOGIC, 0, a ^ b, true),
     };
-    c.set_flags(STATUS, f);
+    c.lazy = Lazy {
+        op: kind,
+        a,
+        b,
+        carry,
+        r,
+    };
     (r, w)
+}
+
+/// INC/DEC keep CF: the current CF (pending or not) is kept with the pending flags.
+#[inline(always)]
+fn pend_inc_dec(c: &mut Core, kind: u8, a: u32, r: u32) {
+    let cf = c.cf_now();
+    c.lazy = Lazy {
+        op: kind,
+        a,
+        b: 1,
+        carry: cf,
+        r,
+    };
 }
 
 impl Core {
@@ -353,7 +360,7 @@ impl Core {
 
 type R = Result<(), Exception>;
 
-fn alu_rr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_rr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), c.g(o.src));
     if w {
@@ -362,7 +369,7 @@ fn alu_rr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_ri<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_ri<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), o.imm);
     if w {
@@ -371,7 +378,7 @@ fn alu_ri<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_rm<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_rm<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let b = c.read_mem(o.seg, c.ea32(o), 4)?;
     let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
@@ -381,12 +388,12 @@ fn alu_rm<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn alu_mr<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_mr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     alu_m::<OP>(c, o, c.g(o.src))
 }
 
-fn alu_mi<const OP: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn alu_mi<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     alu_m::<OP>(c, o, o.imm)
 }
@@ -399,12 +406,12 @@ fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
     } else {
         c.read_rmw(o.seg, off, 4)?
     };
-    let flags_before = c.regs.eflags;
+    let flags_before = (c.regs.eflags, c.lazy);
     let (r, w) = alu32::<OP>(c, a, b);
     if w {
         // A write fault must leave the flags as they were.
         if let Err(e) = c.write_mem(o.seg, off, 4, r) {
-            c.regs.eflags = flags_before;
+            (c.regs.eflags, c.lazy) = flags_before;
             return Err(e);
         }
     }
@@ -420,7 +427,7 @@ mod shift_op {
 /// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits). Flags as the generic shift
 /// family computes them (`shift.rs` policy): OF from the first one-bit step on the original
 /// operand, AF cleared; a count of 0 changes nothing.
-fn shift_ri<const K: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let count = o.imm;
     if count == 0 {
@@ -441,91 +448,93 @@ fn shift_ri<const K: u8>(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     };
     c.set_g(o.dst, r);
     let f = cf | (of << 11) | flags::szp(4, r) | super::shift::policy::shift_af();
+    // Every status flag is replaced: whatever was pending is overwritten.
+    c.lazy.op = lazy::NONE;
     c.set_flags(STATUS, f);
     Ok(())
 }
 
-fn mov_rr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_rr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.g(o.src));
     Ok(())
 }
 
-fn mov_ri(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_ri(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, o.imm);
     Ok(())
 }
 
-fn mov_rm(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_rm(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let v = c.read_mem(o.seg, c.ea32(o), 4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn mov_mr(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_mr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src))
 }
 
-fn mov_mi(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn mov_mi(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.write_mem(o.seg, c.ea32(o), 4, o.imm)
 }
 
-fn inc_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn inc_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_add(1);
     c.set_g(o.dst, r);
-    c.set_flags(STATUS & !CF, flags::add(4, a, 1, 0, r));
+    pend_inc_dec(c, lazy::INC, a, r);
     Ok(())
 }
 
-fn dec_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn dec_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let a = c.g(o.dst);
     let r = a.wrapping_sub(1);
     c.set_g(o.dst, r);
-    c.set_flags(STATUS & !CF, flags::sub(4, a, 1, 0, r));
+    pend_inc_dec(c, lazy::DEC, a, r);
     Ok(())
 }
 
-fn lea(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn lea(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.ea32(o));
     Ok(())
 }
 
-fn push_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn push_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.push(4, c.g(o.src))
 }
 
-fn pop_r(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn pop_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let v = c.pop(4)?;
     c.set_g(o.dst, v);
     Ok(())
 }
 
-fn jmp_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn jmp_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     c.jump_near(t, 4)
 }
 
-fn jcc(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn jcc(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    if c.condition(o.cc) {
+    if flags::condition_on(c.flags_now(), o.cc) {
         let t = c.next_eip.wrapping_add(o.imm);
         c.jump_near(t, 4)?;
     }
     Ok(())
 }
 
-fn call_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn call_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     if t > c.sregs.seg[SegReg::Cs as usize].limit {
@@ -536,7 +545,7 @@ fn call_rel(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
     Ok(())
 }
 
-fn ret(c: &mut Core, _io: &mut dyn PortIo, d: &Decoded) -> R {
+fn ret(c: &mut Core, d: &Decoded) -> R {
     let _o = &d.ops;
     let t = c.peek(0, 4)?;
     c.jump_near(t, 4)?;

@@ -66,7 +66,95 @@ pub(crate) fn logic(size: u32, r: u32) -> u32 {
     szp(size, r)
 }
 
+/// Status flags of the last fast-form ALU instruction, computed only when something
+/// reads EFLAGS (lazy flags). Only fast forms (`fast.rs`) leave flags pending, and the
+/// run loop folds them into EFLAGS ([`Core::settle_flags`]) before any other code can see
+/// EFLAGS: at the end of a block of fast forms, before an exception is raised, and after
+/// every fast form run by the general loop. The result is bit for bit what computing them
+/// eagerly gives: the same functions of the same operands, applied later.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lazy {
+    /// What is pending: one of the `lazy::*` kinds.
+    pub op: u8,
+    pub a: u32,
+    pub b: u32,
+    /// Carry (ADD) or borrow (SUB) in; for INC and DEC, the CF they keep.
+    pub carry: u32,
+    pub r: u32,
+}
+
+/// Kinds of [`Lazy`].
+pub(crate) mod lazy {
+    /// Nothing pending: EFLAGS is current.
+    pub const NONE: u8 = 0;
+    /// `flags::add(4, a, b, carry, r)` into every status flag.
+    pub const ADD: u8 = 1;
+    /// `flags::sub(4, a, b, carry, r)` into every status flag.
+    pub const SUB: u8 = 2;
+    /// `flags::logic(4, r)` into every status flag.
+    pub const LOGIC: u8 = 3;
+    /// INC: `flags::add(4, a, 1, 0, r)` into the status flags but CF, which is `carry`.
+    pub const INC: u8 = 4;
+    /// DEC: `flags::sub(4, a, 1, 0, r)` into the status flags but CF, which is `carry`.
+    pub const DEC: u8 = 5;
+}
+
+impl Lazy {
+    pub const NONE: Lazy = Lazy {
+        op: lazy::NONE,
+        a: 0,
+        b: 0,
+        carry: 0,
+        r: 0,
+    };
+}
+
 impl Core {
+    /// Folds pending lazy flags into EFLAGS (see [`Lazy`]).
+    #[inline(always)]
+    pub(crate) fn settle_flags(&mut self) {
+        if self.lazy.op != lazy::NONE {
+            self.settle_pending();
+        }
+    }
+
+    #[inline(never)]
+    fn settle_pending(&mut self) {
+        self.regs.eflags = Eflags::from_bits_retain(self.flags_now());
+        self.lazy.op = lazy::NONE;
+    }
+
+    /// EFLAGS with the pending flags applied (EFLAGS itself unchanged).
+    #[inline(always)]
+    pub(crate) fn flags_now(&self) -> u32 {
+        let e = self.regs.eflags.bits();
+        let l = &self.lazy;
+        let f = match l.op {
+            lazy::NONE => return e,
+            lazy::ADD => add(4, l.a, l.b, l.carry, l.r),
+            lazy::SUB => sub(4, l.a, l.b, l.carry, l.r),
+            lazy::INC => (add(4, l.a, 1, 0, l.r) & !CF) | l.carry,
+            lazy::DEC => (sub(4, l.a, 1, 0, l.r) & !CF) | l.carry,
+            _ => logic(4, l.r),
+        };
+        (e & !STATUS) | (f & STATUS)
+    }
+
+    /// CF (0/1) with the pending flags applied.
+    #[inline(always)]
+    pub(crate) fn cf_now(&self) -> u32 {
+        let l = &self.lazy;
+        match l.op {
+            lazy::NONE => self.cf(),
+            lazy::ADD => u32::from(
+                u64::from(l.a) + u64::from(l.b) + u64::from(l.carry) > u64::from(u32::MAX),
+            ),
+            lazy::SUB => u32::from(u64::from(l.a) < u64::from(l.b) + u64::from(l.carry)),
+            lazy::INC | lazy::DEC => l.carry,
+            _ => 0,
+        }
+    }
+
     /// Replaces the flags in `which` with those in `f`.
     #[inline(always)]
     pub(crate) fn set_flags(&mut self, which: u32, f: u32) {
@@ -89,33 +177,38 @@ impl Core {
     /// Evaluates a condition code (SDM Vol. 1 Appendix B, low 4 bits of Jcc/SETcc/CMOVcc).
     #[inline(always)]
     pub(crate) fn condition(&self, cc: iced_x86::ConditionCode) -> bool {
-        use iced_x86::ConditionCode as C;
-        let e = self.regs.eflags.bits();
-        let (c, z, s, o, p) = (
-            e & CF != 0,
-            e & ZF != 0,
-            e & SF != 0,
-            e & OF != 0,
-            e & PF != 0,
-        );
-        match cc {
-            C::o => o,
-            C::no => !o,
-            C::b => c,
-            C::ae => !c,
-            C::e => z,
-            C::ne => !z,
-            C::be => c || z,
-            C::a => !c && !z,
-            C::s => s,
-            C::ns => !s,
-            C::p => p,
-            C::np => !p,
-            C::l => s != o,
-            C::ge => s == o,
-            C::le => z || s != o,
-            C::g => !z && s == o,
-            C::None => true,
-        }
+        condition_on(self.regs.eflags.bits(), cc)
+    }
+}
+
+/// Evaluates a condition code on the EFLAGS value `e`.
+#[inline(always)]
+pub(crate) fn condition_on(e: u32, cc: iced_x86::ConditionCode) -> bool {
+    use iced_x86::ConditionCode as C;
+    let (c, z, s, o, p) = (
+        e & CF != 0,
+        e & ZF != 0,
+        e & SF != 0,
+        e & OF != 0,
+        e & PF != 0,
+    );
+    match cc {
+        C::o => o,
+        C::no => !o,
+        C::b => c,
+        C::ae => !c,
+        C::e => z,
+        C::ne => !z,
+        C::be => c || z,
+        C::a => !c && !z,
+        C::s => s,
+        C::ns => !s,
+        C::p => p,
+        C::np => !p,
+        C::l => s != o,
+        C::ge => s == o,
+        C::le => z || s != o,
+        C::g => !z && s == o,
+        C::None => true,
     }
 }

@@ -8,6 +8,17 @@ use crate::state::{Cr0, Cr4, SegAttrs, SegReg};
 use vtx32_mmu::paging::{self, AccessKind as Access};
 use vtx32_mmu::{LinearAddr, PhysAddr};
 
+/// Outcome of [`Core::data_access`].
+pub(crate) enum DataAccess {
+    /// Every check passed: the physical address.
+    Pa(PhysAddr),
+    /// Segment checks passed, within one page, paging on and no usable TLB entry: walk for
+    /// this linear address.
+    Walk(u32),
+    /// Take the full path.
+    Full,
+}
+
 impl Core {
     /// Recomputes the per-segment shortcuts after any segment-register or mode change.
     pub(crate) fn refresh_segment_fast_paths(&mut self) {
@@ -117,22 +128,86 @@ impl Core {
         if !self.sregs.cr0.contains(Cr0::PG) {
             return Ok(PhysAddr(u64::from(lin)));
         }
+        if let Some(pa) = self.tlb_hit(lin, access) {
+            return Ok(pa);
+        }
         self.translate_paged(lin, access)
     }
 
+    /// The TLB hit path of a paged translation (see `Tlb::translate_hit`).
+    #[inline(always)]
+    fn tlb_hit(&mut self, lin: u32, access: Access) -> Option<PhysAddr> {
+        let access = paging::Access {
+            kind: access,
+            user: self.sregs.cpl == 3,
+        };
+        let wp = self.sregs.cr0.contains(Cr0::WP);
+        let xd = self.sregs.cr4.contains(Cr4::PAE) && self.sregs.efer & EFER_NXE != 0;
+        self.tlb.translate_hit(LinearAddr(lin), access, wp, xd)
+    }
+
+    /// A translation the TLB does not serve: a walk. Each paging-structure entry the walk
+    /// reads from memory costs the model's `walk_read_cost` cycles (see `model.rs`).
     #[cold]
+    #[inline(never)]
     fn translate_paged(&mut self, lin: u32, access: Access) -> Result<PhysAddr, Exception> {
         let mode = self.paging_mode();
         let access = paging::Access {
             kind: access,
             user: self.sregs.cpl == 3,
         };
-        vtx32_mmu::translate(&mut self.tlb, &mut self.mem, &mode, LinearAddr(lin), access).map_err(
-            |pf| {
-                self.sregs.cr2 = pf.linear.0;
-                Exception::fault_code(vector::PF, pf.error_code)
-            },
-        )
+        let reads_before = self.tlb.walk_reads;
+        // The caller's `tlb_hit` found no usable entry for this very access.
+        let r = vtx32_mmu::tlb::translate_miss(
+            &mut self.tlb,
+            &mut self.mem,
+            &mode,
+            LinearAddr(lin),
+            access,
+        );
+        let reads = self.tlb.walk_reads.wrapping_sub(reads_before);
+        self.cycles += reads * u64::from(self.model.walk_read_cost);
+        r.map_err(|pf| {
+            self.sregs.cr2 = pf.linear.0;
+            Exception::fault_code(vector::PF, pf.error_code)
+        })
+    }
+
+    /// The short path of a `size`-byte data access at `seg:off`: when the segment's fast
+    /// flags and limit pass and the access stays within one page, the physical address
+    /// (paging off or a TLB hit) or the linear address to walk for (`Walk`: the TLB holds
+    /// no usable entry). `Full` sends the caller to the full path, which does the same
+    /// checks again and raises the faults; as nothing changes before `Walk` or `Full` is
+    /// returned, each combination behaves exactly as the full path alone.
+    #[inline(always)]
+    pub(crate) fn data_access(
+        &mut self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+        write: bool,
+    ) -> DataAccess {
+        let s = &self.sregs.seg[seg as usize];
+        let fast = if write {
+            self.seg_write_fast[seg as usize]
+        } else {
+            self.seg_read_fast[seg as usize]
+        };
+        let last = off.wrapping_add(size - 1);
+        if !(fast && last >= off && last <= s.limit) {
+            return DataAccess::Full;
+        }
+        let lin = s.base.wrapping_add(off);
+        if lin & 0xFFF > 0x1000 - size {
+            return DataAccess::Full;
+        }
+        if !self.sregs.cr0.contains(Cr0::PG) {
+            return DataAccess::Pa(PhysAddr(u64::from(lin)));
+        }
+        match self.tlb_hit(lin, if write { Access::Write } else { Access::Read }) {
+            Some(pa) => DataAccess::Pa(pa),
+            None => DataAccess::Walk(lin),
+        }
     }
 
     /// The paging controls of the current state (32-bit or PAE paging, §4.1).
@@ -273,13 +348,62 @@ impl Core {
     /// Reads `size` bytes at `seg:off`.
     #[inline(always)]
     pub(crate) fn read_mem(&mut self, seg: SegReg, off: u32, size: u32) -> Result<u32, Exception> {
+        match self.data_access(seg, off, size, false) {
+            DataAccess::Pa(pa) => Ok(self.read_pa(pa, size)),
+            DataAccess::Walk(lin) => {
+                let pa = self.translate_paged(lin, Access::Read)?;
+                Ok(self.read_pa(pa, size))
+            }
+            DataAccess::Full => self.read_mem_full(seg, off, size),
+        }
+    }
+
+    #[inline(never)]
+    fn read_mem_full(&mut self, seg: SegReg, off: u32, size: u32) -> Result<u32, Exception> {
         let lin = self.seg_linear(seg, off, size, false)?;
         self.read_linear(lin, size)
+    }
+
+    /// Reads `size` bytes at physical address `pa`.
+    #[inline(always)]
+    pub(crate) fn read_pa(&self, pa: PhysAddr, size: u32) -> u32 {
+        match size {
+            1 => u32::from(self.mem.read_u8(pa)),
+            2 => u32::from(self.mem.read_u16(pa)),
+            _ => self.mem.read_u32(pa),
+        }
+    }
+
+    /// Writes `size` bytes at physical address `pa`.
+    #[inline(always)]
+    pub(crate) fn write_pa(&mut self, pa: PhysAddr, size: u32, v: u32) {
+        match size {
+            1 => self.mem.write_u8(pa, v as u8),
+            2 => self.mem.write_u16(pa, v as u16),
+            _ => self.mem.write_u32(pa, v),
+        }
     }
 
     /// Writes `size` bytes at `seg:off`.
     #[inline(always)]
     pub(crate) fn write_mem(
+        &mut self,
+        seg: SegReg,
+        off: u32,
+        size: u32,
+        v: u32,
+    ) -> Result<(), Exception> {
+        let pa = match self.data_access(seg, off, size, true) {
+            DataAccess::Pa(pa) => pa,
+            DataAccess::Walk(lin) => self.translate_paged(lin, Access::Write)?,
+            DataAccess::Full => return self.write_mem_full(seg, off, size, v),
+        };
+        self.write_pa(pa, size, v);
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn write_mem_full(
         &mut self,
         seg: SegReg,
         off: u32,

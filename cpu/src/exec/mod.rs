@@ -22,7 +22,7 @@ mod system;
 mod task_register;
 
 use crate::exception::Exception;
-use crate::icache::{BlockCache, BlockRef, Decoded, MAX_BLOCK_INSNS};
+use crate::icache::{BlockCache, BlockRef, Decoded, Succ, MAX_BLOCK_INSNS};
 use crate::model::CpuModel;
 use crate::state::{Cr0, Eflags, Regs, SRegs, SegReg};
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
@@ -89,6 +89,11 @@ pub struct Core {
     fetch_code32: bool,
     fetch_page: u32,
     fetch_page_pa: u64,
+    /// Bumped at every fetch-context refresh and decoded-cache flush; with the memory bus's
+    /// code epoch it validates remembered block successors (`icache::Succ`).
+    fetch_epoch: u64,
+    /// Status flags of the last fast-form ALU instruction not yet in EFLAGS (`flags.rs`).
+    pub(crate) lazy: flags::Lazy,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
     /// Per segment register: reads need only the limit check (see `memory.rs`).
@@ -157,6 +162,8 @@ impl Cpu {
             fetch_code32: false,
             fetch_page: u32::MAX,
             fetch_page_pa: 0,
+            fetch_epoch: 0,
+            lazy: flags::Lazy::NONE,
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
@@ -187,6 +194,7 @@ impl Cpu {
     pub fn reset(&mut self) {
         let c = &mut self.core;
         c.regs = Regs::reset(c.model.signature);
+        c.lazy = flags::Lazy::NONE;
         c.sregs = SRegs::reset();
         c.inhibit = false;
         c.halted = false;
@@ -196,6 +204,7 @@ impl Cpu {
         c.dr7_changed();
         c.refresh_segment_fast_paths();
         c.tlb.flush_all();
+        c.fetch_epoch += 1;
         self.blocks.flush();
     }
 
@@ -211,13 +220,18 @@ impl Cpu {
     /// Runs until a stop condition. Deterministic: the same state and inputs give the same
     /// instruction and cycle counts.
     pub fn run(&mut self, io: &mut dyn PortIo, limits: RunLimits) -> StopReason {
+        // The block that ran last: its remembered successors are tried before a lookup.
+        let mut prev = u32::MAX;
         loop {
             if self.core.instructions >= limits.max_instructions {
+                self.core.settle_flags();
                 return StopReason::InstructionLimit;
             }
             // Breakpoints, single-step or RF: one instruction at a time, events included
             // (debug.rs).
             if self.core.debug_mode() {
+                self.core.settle_flags();
+                prev = u32::MAX;
                 if let Some(stop) = self.debug_step(io) {
                     return stop;
                 }
@@ -226,17 +240,35 @@ impl Cpu {
             if let Some(stop) = self.events(io) {
                 return stop;
             }
-            let b = match self.fetch_block() {
-                Ok(b) => b,
-                Err(e) => match self.raise(io, e) {
-                    Some(stop) => return stop,
-                    None => continue,
-                },
+            let b = match self.chained(prev) {
+                Some(b) => b,
+                None => {
+                    // The lookup may raise: EFLAGS must be current.
+                    self.core.settle_flags();
+                    match self.fetch_block() {
+                        Ok(b) => {
+                            self.remember(prev, b);
+                            b
+                        }
+                        Err(e) => match self.raise(io, e) {
+                            Some(stop) => return stop,
+                            None => {
+                                prev = u32::MAX;
+                                continue;
+                            }
+                        },
+                    }
+                }
             };
+            prev = b.id;
             // In an STI or MOV SS shadow only the next instruction runs before events are
             // looked at again.
             let b = if self.core.inhibit {
-                BlockRef { count: 1, ..b }
+                BlockRef {
+                    count: 1,
+                    all_fast: false,
+                    ..b
+                }
             } else {
                 b
             };
@@ -246,9 +278,59 @@ impl Cpu {
         }
     }
 
+    /// The current validity stamp of remembered successors (see `icache::Succ`).
+    #[inline(always)]
+    fn chain_epoch(&self) -> u64 {
+        self.core
+            .fetch_epoch
+            .wrapping_add(self.core.mem.code_epoch())
+    }
+
+    /// The block at CS:EIP if block `prev` remembers it as a successor and the lookup
+    /// would return it unchanged (same result as [`Self::fetch_block`], without its work).
+    #[inline(always)]
+    fn chained(&self, prev: u32) -> Option<BlockRef> {
+        let c = &self.core;
+        if c.fetch_dirty {
+            return None;
+        }
+        let eip = c.regs.eip;
+        let epoch = self.chain_epoch();
+        self.blocks
+            .succ(prev)
+            .iter()
+            .find(|s| {
+                s.eip == eip
+                    && s.epoch == epoch
+                    && s.lin_page == c.fetch_page
+                    && s.pa_page == c.fetch_page_pa
+            })
+            .map(|s| s.b)
+    }
+
+    /// Remembers `b`, just returned by a lookup at CS:EIP, as a successor of block `prev`.
+    #[inline(always)]
+    fn remember(&mut self, prev: u32, b: BlockRef) {
+        // Blocks kept out of the table (page-crossing instructions) are decoded anew at
+        // every lookup; they are never chained to.
+        if b.tag == u64::MAX || prev == u32::MAX {
+            return;
+        }
+        let c = &self.core;
+        let s = Succ {
+            eip: c.regs.eip,
+            lin_page: c.fetch_page,
+            pa_page: c.fetch_page_pa,
+            epoch: self.chain_epoch(),
+            b,
+        };
+        self.blocks.add_succ(prev, s);
+    }
+
     /// Executes one instruction (or delivers one exception or external interrupt). Returns a
     /// stop reason if the run must end.
     pub fn step(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
+        self.core.settle_flags();
         if self.core.debug_mode() {
             return self.debug_step(io);
         }
@@ -256,7 +338,15 @@ impl Cpu {
             return Some(stop);
         }
         match self.fetch_block() {
-            Ok(b) => self.exec_block(io, BlockRef { count: 1, ..b }, u64::MAX),
+            Ok(b) => self.exec_block(
+                io,
+                BlockRef {
+                    count: 1,
+                    all_fast: false,
+                    ..b
+                },
+                u64::MAX,
+            ),
             Err(e) => self.raise(io, e),
         }
     }
@@ -267,13 +357,18 @@ impl Cpu {
     #[inline(always)]
     fn events(&mut self, io: &mut dyn PortIo) -> Option<StopReason> {
         let c = &self.core;
+        // (IF is not a lazily computed flag; the status flags are settled before EFLAGS
+        // is pushed or the run returns.)
         if c.cycles >= c.event_cycle {
+            self.core.settle_flags();
             return Some(StopReason::EventDue);
         }
         if c.regs.eflags.contains(Eflags::IF) && !c.inhibit && io.intr() {
+            self.core.settle_flags();
             return self.external_interrupt(io);
         }
         if c.halted {
+            self.core.settle_flags();
             return Some(StopReason::Halted);
         }
         None
@@ -307,15 +402,19 @@ impl Cpu {
         max_instructions: u64,
     ) -> Option<StopReason> {
         let c = &mut self.core;
-        let budget = max_instructions
-            .saturating_sub(c.instructions)
-            .min(u64::from(b.count)) as usize;
+        // MOV SS / POP SS / STI shadows last one instruction: `run` gives a block of one
+        // instruction while `inhibit` is set, and the shadow ends with it.
+        c.inhibit = false;
+        let left = max_instructions.saturating_sub(c.instructions);
+        if b.all_fast && left >= u64::from(b.count) {
+            return self.exec_fast_block(io, b);
+        }
+        let budget = left.min(u64::from(b.count)) as usize;
         let insns = self.blocks.insns(b, budget);
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         let mut eip = c.regs.eip;
-        // MOV SS / POP SS / STI shadows last one instruction; with no interrupt source
-        // modelled yet they have nothing to hold off, so the shadow is simply cleared here.
-        c.inhibit = false;
+        // Only blocks of fast forms leave flags pending at their end (see `flags::Lazy`).
+        c.settle_flags();
         let mut fault = None;
         let mut leave = false;
         let mut retired = 0u64;
@@ -328,7 +427,13 @@ impl Cpu {
             // EIP of the executing instruction (faults report it; REP restarts use it).
             c.regs.eip = eip;
             c.next_eip = next;
-            let r = (d.exec)(c, io, d);
+            let r = if d.generic {
+                (d.handler)(c, io, &d.insn)
+            } else {
+                let r = (d.exec)(c, d);
+                c.settle_flags();
+                r
+            };
             if let Err(e) = r {
                 fault = Some(e);
                 break;
@@ -359,6 +464,103 @@ impl Cpu {
         None
     }
 
+    /// Runs all of block `b`, made only of fast forms (see `fast::Fast` for what they
+    /// never do). The bookkeeping the general loop does per instruction is done once: EIP
+    /// and `next_eip` are set for the last instruction only (the only one that reads them),
+    /// the cycles come from the block's precomputed sum; an instruction that faults or
+    /// writes code gets its exact state recomputed from the instruction lengths.
+    #[inline(always)]
+    fn exec_fast_block(&mut self, io: &mut dyn PortIo, b: BlockRef) -> Option<StopReason> {
+        let c = &mut self.core;
+        let insns = self.blocks.insns(b, usize::from(b.count));
+        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
+        let start = c.regs.eip;
+        c.next_eip = start.wrapping_add(u32::from(b.span)) & ip_mask;
+        // Index of instruction `d` in the block (computed on the exits only).
+        let index = |d: &Decoded| {
+            (d as *const Decoded as usize - insns.as_ptr() as usize)
+                / std::mem::size_of::<Decoded>()
+        };
+        for d in insns {
+            if let Err(e) = (d.exec)(c, d) {
+                let k = index(d);
+                return self.fast_block_fault(io, b, start, k, e);
+            }
+            // Fast forms never set `fetch_dirty` (nor a stop or reset request); a write to
+            // code is the only way they end a block early.
+            debug_assert!(!c.fetch_dirty);
+            if c.mem.code_written() {
+                let k = index(d);
+                return self.fast_block_leave(b, start, k);
+            }
+        }
+        // Pending flags stay pending into the next block of fast forms; every other path
+        // of the run loop settles them first.
+        c.regs.eip = c.next_eip;
+        c.instructions += u64::from(b.count);
+        c.cycles += u64::from(b.cycles);
+        None
+    }
+
+    /// EIP of instruction `k` of block `b` that starts at `start`, and the sum of the
+    /// cycles of the instructions before it.
+    fn fast_block_position(&self, b: BlockRef, start: u32, k: usize) -> (u32, u64) {
+        let ip_mask = if self.core.fetch_code32 {
+            u32::MAX
+        } else {
+            0xFFFF
+        };
+        let before = self.blocks.insns(b, k);
+        let len: u32 = before.iter().map(|d| u32::from(d.len)).sum();
+        let cycles: u64 = before.iter().map(|d| u64::from(d.cycles)).sum();
+        (start.wrapping_add(len) & ip_mask, cycles)
+    }
+
+    /// Instruction `k` of a fast block raised `e`: the state the general loop leaves.
+    #[cold]
+    #[inline(never)]
+    fn fast_block_fault(
+        &mut self,
+        io: &mut dyn PortIo,
+        b: BlockRef,
+        start: u32,
+        k: usize,
+        e: Exception,
+    ) -> Option<StopReason> {
+        let (eip, cycles) = self.fast_block_position(b, start, k);
+        let (eip_next, _) = self.fast_block_position(b, start, k + 1);
+        let c = &mut self.core;
+        c.settle_flags();
+        c.regs.eip = eip;
+        if k + 1 < usize::from(b.count) {
+            c.next_eip = eip_next;
+        }
+        c.cycles += cycles;
+        c.instructions += k as u64;
+        self.raise(io, e)
+    }
+
+    /// Instruction `k` of a fast block retired and wrote code (or asked to leave).
+    #[cold]
+    #[inline(never)]
+    fn fast_block_leave(&mut self, b: BlockRef, start: u32, k: usize) -> Option<StopReason> {
+        let (eip_next, cycles) = self.fast_block_position(b, start, k + 1);
+        let c = &mut self.core;
+        c.settle_flags();
+        c.regs.eip = if k + 1 == usize::from(b.count) {
+            c.next_eip
+        } else {
+            eip_next
+        };
+        c.cycles += cycles;
+        c.instructions += k as u64 + 1;
+        c.mem.clear_code_written();
+        if c.stop.is_some() || c.reset_pending {
+            return self.after_stop_request();
+        }
+        None
+    }
+
     #[cold]
     fn after_stop_request(&mut self) -> Option<StopReason> {
         if self.core.reset_pending {
@@ -370,6 +572,7 @@ impl Cpu {
 
     #[cold]
     fn raise(&mut self, io: &mut dyn PortIo, e: Exception) -> Option<StopReason> {
+        self.core.settle_flags();
         self.last_exception = Some(e);
         let _ = io;
         let c = &mut self.core;
@@ -485,12 +688,16 @@ impl Cpu {
         let len = insn.len() as u8;
         let crosses = crosses_page && (lin & 0xFFF) + u32::from(len) > 0x1000;
         let (handler, class) = dispatch::select(&insn);
-        let (exec, ops) = fast::select(&insn).unwrap_or((fast::generic, fast::Operands::EMPTY));
+        let (exec, ops, generic) = match fast::select(&insn) {
+            Some((f, o)) => (f, o, false),
+            None => (fast::generic as fast::Fast, fast::Operands::EMPTY, true),
+        };
         let has_mem = (0..insn.op_count()).any(|i| insn.op_kind(i) == iced_x86::OpKind::Memory);
         let cycles = c.model.cost(class, has_mem);
         Ok((
             Decoded {
                 exec,
+                generic,
                 ops,
                 insn,
                 handler,
@@ -564,8 +771,14 @@ impl Cpu {
             count: 0,
             span: span as u16,
             gen: [gen0, gen1],
+            id: 0,
+            cycles: 0,
+            all_fast: false,
         };
-        let b = self.blocks.insert(pa.0, b, &build, cacheable);
+        let (b, flushed) = self.blocks.insert(pa.0, b, &build, cacheable);
+        if flushed {
+            self.core.fetch_epoch += 1;
+        }
         self.build = build;
         Ok(b)
     }
@@ -581,6 +794,7 @@ impl Core {
         self.fetch_code32 = self.code32();
         self.fetch_page = u32::MAX;
         self.fetch_dirty = false;
+        self.fetch_epoch += 1;
     }
 
     /// Whether the current code segment is 32-bit (CS.D in protected mode).

@@ -164,3 +164,94 @@ fn loading_cr3_with_a_reserved_pdpte_bit_is_a_general_protection_fault() {
         "CR3 unchanged by the faulting MOV"
     );
 }
+
+/// Runs the program again from its start with the TLB as the first run left it (warm) and
+/// returns the cycles of the first and of the second run.
+fn cold_and_warm_cycles(mut cpu: vtx32_cpu::Cpu) -> (u64, u64) {
+    let cold = cpu.core.cycles;
+    let retired = cpu.core.instructions;
+    cpu.core.regs.eip = CODE;
+    // The first run ended in HLT's halt state; leave it as an interrupt would.
+    cpu.core.halted = false;
+    let stop = cpu.run(
+        &mut vtx32_cpu::NoPorts,
+        vtx32_cpu::RunLimits {
+            max_instructions: 1_000_000,
+        },
+    );
+    assert_eq!(stop, vtx32_cpu::StopReason::Halted);
+    assert_eq!(
+        cpu.core.instructions,
+        2 * retired,
+        "the same code ran twice"
+    );
+    (cold, cpu.core.cycles - cold)
+}
+
+#[test]
+fn a_tlb_miss_costs_the_modelled_walk_cycles_with_32_bit_paging() {
+    let w = u64::from(vtx32_cpu::CpuModel::yonah().walk_read_cost);
+    assert!(w > 0);
+    let c = run_paged(3, Cr4::empty(), |a| {
+        a.mov(eax, dword_ptr(LIN)).unwrap();
+        a.add(eax, 1).unwrap();
+    });
+    assert_eq!(g(&c, 0), 0x1112);
+    let (cold, warm) = cold_and_warm_cycles(c);
+    // Cold: the code fetch walks one entry (the 4 MiB PDE 0), the load two (PDE 1, PTE).
+    // Warm: every translation hits the TLB and costs nothing extra.
+    assert_eq!(cold - warm, 3 * w);
+}
+
+#[test]
+fn a_tlb_miss_costs_the_modelled_walk_cycles_with_pae_paging() {
+    let w = u64::from(vtx32_cpu::CpuModel::yonah().walk_read_cost);
+    let (c, stop) = run_pae(0x9_3000 | 1, |a| {
+        a.mov(eax, dword_ptr(0x40_0000u32)).unwrap();
+        a.add(eax, 1).unwrap();
+    });
+    assert_eq!(stop, vtx32_cpu::StopReason::Halted);
+    assert_eq!(g(&c, 0), 0x3334);
+    let (cold, warm) = cold_and_warm_cycles(c);
+    // The PDPTEs are registers: the code fetch reads one PDE (2 MiB page 0), the load one
+    // PDE (2 MiB page at 4 MiB).
+    assert_eq!(cold - warm, 2 * w);
+}
+
+#[test]
+fn a_faulting_walk_costs_the_entries_it_read() {
+    let w = u64::from(vtx32_cpu::CpuModel::yonah().walk_read_cost);
+    // PTE not present: the walk reads PDE 1 and the PTE, then faults (reported, not
+    // delivered); the same run with the TLB warm for the code page reads them again.
+    let t = tables(0);
+    let data: Vec<(u32, &[u8])> = t.iter().map(|(a, b)| (*a, b.as_slice())).collect();
+    let (mut c, stop) = run_with(
+        |a| a.mov(eax, dword_ptr(LIN)).unwrap(),
+        &data,
+        |cpu| {
+            cpu.core.sregs.cr3 = PD;
+            cpu.core.sregs.cr4 = Cr4::PSE;
+            cpu.core.sregs.cr0 |= Cr0::PG;
+        },
+        &mut vtx32_cpu::NoPorts,
+    );
+    assert!(matches!(stop, vtx32_cpu::StopReason::Exception(e) if e.vector == 14));
+    assert_eq!(c.core.sregs.cr2, LIN);
+    let cold = c.core.cycles;
+    c.core.regs.eip = CODE;
+    let _ = c.run(
+        &mut vtx32_cpu::NoPorts,
+        vtx32_cpu::RunLimits {
+            max_instructions: 1_000_000,
+        },
+    );
+    let warm = c.core.cycles - cold;
+    // Cold: code PDE 0 plus the two entries of the faulting walk; warm: the faulting walk
+    // only (faults are never cached).
+    assert_eq!(cold - warm, w);
+    assert_eq!(
+        warm,
+        2 * w,
+        "a fault reported before delivery retires nothing else"
+    );
+}

@@ -17,12 +17,24 @@ const ADDR_4K: u32 = 0xFFFF_F000;
 /// Bits 31:22 of a 4 MiB PDE: the address of the page.
 const ADDR_4M: u32 = 0xFFC0_0000;
 
-/// Translates `linear` with 32-bit paging (`mode.pae` is not consulted).
+/// [`walk_counted`] without the count.
 pub fn walk(
     mem: &mut PhysMem,
     mode: &PagingMode,
     linear: LinearAddr,
     access: Access,
+) -> Result<Translation, PageFault> {
+    walk_counted(mem, mode, linear, access, &mut 0)
+}
+
+/// Translates `linear` with 32-bit paging (`mode.pae` is not consulted).
+/// `reads` is increased by the number of paging-structure entries read from memory.
+pub fn walk_counted(
+    mem: &mut PhysMem,
+    mode: &PagingMode,
+    linear: LinearAddr,
+    access: Access,
+    reads: &mut u32,
 ) -> Result<Translation, PageFault> {
     let l = linear.0;
     let fault = |present, rsvd| PageFault::new(mode, linear, access, present, rsvd);
@@ -31,6 +43,7 @@ pub fn walk(
     // §4.3: the PDE is at CR3 bits 31:12 | linear bits 31:22 << 2.
     let pde_addr = PhysAddr(u64::from((mode.cr3 & ADDR_4K) | ((l >> 22) << 2)));
     let pde = mem.read_u32(pde_addr);
+    *reads += 1;
     if u64::from(pde) & P == 0 {
         return Err(fault(false, false));
     }
@@ -52,6 +65,7 @@ pub fn walk(
     // The PTE is at PDE bits 31:12 | linear bits 21:12 << 2.
     let pte_addr = PhysAddr(u64::from((pde & ADDR_4K) | (((l >> 12) & 0x3FF) << 2)));
     let pte = mem.read_u32(pte_addr);
+    *reads += 1;
     if u64::from(pte) & P == 0 {
         return Err(fault(false, false));
     }

@@ -175,13 +175,20 @@ impl Rights {
     /// * Instruction fetches at any privilege are refused when XD applies (PAE, NXE = 1).
     #[inline(always)]
     pub fn permits(self, mode: &PagingMode, access: Access) -> bool {
+        self.permits_with(mode.wp, mode.pae && mode.nxe, access)
+    }
+
+    /// [`Self::permits`] given CR0.WP and whether execute-disable is in force (PAE paging
+    /// with NXE = 1).
+    #[inline(always)]
+    pub fn permits_with(self, wp: bool, xd: bool, access: Access) -> bool {
         if access.user && !self.user {
             return false;
         }
         match access.kind {
             AccessKind::Read => true,
-            AccessKind::Write => self.writable || (!access.user && !mode.wp),
-            AccessKind::Execute => !(self.no_execute && mode.pae && mode.nxe),
+            AccessKind::Write => self.writable || (!access.user && !wp),
+            AccessKind::Execute => !(self.no_execute && xd),
         }
     }
 }
@@ -288,9 +295,22 @@ pub fn walk(
     linear: LinearAddr,
     access: Access,
 ) -> Result<Translation, PageFault> {
+    walk_counted(mem, mode, linear, access, &mut 0)
+}
+
+/// [`walk`], adding to `reads` the number of paging-structure entries it read from memory
+/// (the PDPTEs of PAE paging are registers and are not counted): the memory accesses a
+/// processor makes for the walk, which CPU models charge cycles for.
+pub fn walk_counted(
+    mem: &mut PhysMem,
+    mode: &PagingMode,
+    linear: LinearAddr,
+    access: Access,
+    reads: &mut u32,
+) -> Result<Translation, PageFault> {
     if mode.pae {
-        pae::walk(mem, mode, linear, access)
+        pae::walk_counted(mem, mode, linear, access, reads)
     } else {
-        legacy::walk(mem, mode, linear, access)
+        legacy::walk_counted(mem, mode, linear, access, reads)
     }
 }

@@ -73,12 +73,24 @@ pub fn load_pdptes(mem: &PhysMem, cr3: u32) -> Result<[u64; 4], PdpteError> {
     Ok(pdptes)
 }
 
-/// Translates `linear` with PAE paging, using `mode.pdptes`.
+/// [`walk_counted`] without the count.
 pub fn walk(
     mem: &mut PhysMem,
     mode: &PagingMode,
     linear: LinearAddr,
     access: Access,
+) -> Result<Translation, PageFault> {
+    walk_counted(mem, mode, linear, access, &mut 0)
+}
+
+/// Translates `linear` with PAE paging, using `mode.pdptes`.
+/// `reads` is increased by the number of paging-structure entries read from memory.
+pub fn walk_counted(
+    mem: &mut PhysMem,
+    mode: &PagingMode,
+    linear: LinearAddr,
+    access: Access,
+    reads: &mut u32,
 ) -> Result<Translation, PageFault> {
     let l = linear.0;
     let fault = |present, rsvd| PageFault::new(mode, linear, access, present, rsvd);
@@ -99,6 +111,7 @@ pub fn walk(
     // The PDE is at PDPTE bits 35:12 | linear bits 29:21 << 3.
     let pde_addr = PhysAddr((pdpte & ADDR_4K) | (u64::from((l >> 21) & 0x1FF) << 3));
     let pde = read_u64(mem, pde_addr);
+    *reads += 1;
     if pde & P == 0 {
         return Err(fault(false, false));
     }
@@ -121,6 +134,7 @@ pub fn walk(
     // The PTE is at PDE bits 35:12 | linear bits 20:12 << 3.
     let pte_addr = PhysAddr((pde & ADDR_4K) | (u64::from((l >> 12) & 0x1FF) << 3));
     let pte = read_u64(mem, pte_addr);
+    *reads += 1;
     if pte & P == 0 {
         return Err(fault(false, false));
     }
