@@ -19,7 +19,10 @@
 //! The printing helpers avoid shift and divide instructions (rotations are ADD+ADC, decimal
 //! digits by subtraction) so the output stays readable while those families are missing.
 
-use crate::roms::{rom_addr, RomBuilder, CODE16_OFFSET, CODE32_OFFSET};
+use crate::roms::{
+    emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, rom_addr, RomBuilder, CODE16_OFFSET,
+    CODE32_OFFSET,
+};
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use std::collections::HashMap;
@@ -370,19 +373,12 @@ impl<'a> Pm<'a> {
 
     /// Prints `s` (ESI = its flat address; preserved registers).
     fn say(&mut self, s: &str) -> R {
-        let off = self.rom.string(s);
-        self.a.push(esi)?;
-        self.a.mov(esi, rom_addr(off))?;
-        self.a.call(self.puts)?;
-        self.a.pop(esi)
+        emit_say32(self.a, self.rom, self.puts, s)
     }
 
     /// Prints EAX as `digits` hex digits.
     fn print_hex(&mut self, digits: u32) -> R {
-        self.a.push(ecx)?;
-        self.a.mov(ecx, digits)?;
-        self.a.call(self.hexn)?;
-        self.a.pop(ecx)
+        emit_print_hex32(self.a, self.hexn, digits)
     }
 
     /// A protected-mode check: prints `name`, arms recovery (an exception during `body`
@@ -429,69 +425,15 @@ impl<'a> Pm<'a> {
         Ok(())
     }
 
-    /// Rotates `r` left by 4 with ADD+ADC only.
-    fn rol4(a: &mut CodeAssembler, r: AsmRegister32) -> R {
-        for _ in 0..4 {
-            a.add(r, r)?;
-            a.adc(r, 0)?;
-        }
-        Ok(())
-    }
-
     /// Helper subroutines: `puts` (ESI), `hexn` (EAX, ECX digits), `dec` (EAX < 1000),
     /// the exception stubs and the common handler.
     fn helpers(&mut self) -> R {
         let hex = rom_addr(self.hex);
         let a = &mut *self.a;
 
-        // puts: writes the NUL-terminated string at ESI to port 0xE9.
-        let mut top = a.create_label();
-        let mut done = a.create_label();
-        a.set_label(&mut self.puts)?;
-        a.push(eax)?;
-        a.push(esi)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(esi))?;
-        a.inc(esi)?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(0xE9, al)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
-        a.pop(esi)?;
-        a.pop(eax)?;
-        a.ret()?;
-
-        // hexn: prints the low ECX (1-8) hex digits of EAX.
-        let mut skip = a.create_label();
-        let mut digit = a.create_label();
-        a.set_label(&mut self.hexn)?;
-        a.push(eax)?;
-        a.push(ebx)?;
-        a.push(ecx)?;
-        a.push(edx)?;
-        a.mov(edx, eax)?;
-        a.mov(ebx, 8)?;
-        a.sub(ebx, ecx)?;
-        a.set_label(&mut skip)?;
-        a.test(ebx, ebx)?;
-        a.jz(digit)?;
-        Self::rol4(a, edx)?;
-        a.dec(ebx)?;
-        a.jmp(skip)?;
-        a.set_label(&mut digit)?;
-        Self::rol4(a, edx)?;
-        a.mov(ebx, edx)?;
-        a.and(ebx, 0xF)?;
-        a.mov(al, byte_ptr(ebx + hex))?;
-        a.out(0xE9, al)?;
-        a.dec(ecx)?;
-        a.jnz(digit)?;
-        a.pop(edx)?;
-        a.pop(ecx)?;
-        a.pop(ebx)?;
-        a.pop(eax)?;
-        a.ret()?;
+        // puts (ESI) and hexn (EAX, ECX digits): see crate::roms.
+        emit_puts32(a, &mut self.puts)?;
+        emit_hexn32(a, &mut self.hexn, hex)?;
 
         // dec: prints EAX (0-999) in decimal, digits by repeated subtraction.
         let mut hundreds = a.create_label();

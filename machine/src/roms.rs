@@ -173,6 +173,103 @@ pub fn emit_puts16(a: &mut CodeAssembler, offset: u16) -> Result<(), IcedError> 
     Ok(())
 }
 
+/// Emits the 32-bit subroutine `puts` at `label`: writes the NUL-terminated string at flat
+/// ESI to port 0xE9 (registers preserved). Call it with [`emit_say32`].
+pub fn emit_puts32(a: &mut CodeAssembler, label: &mut CodeLabel) -> Result<(), IcedError> {
+    let mut top = a.create_label();
+    let mut done = a.create_label();
+    a.set_label(label)?;
+    a.push(eax)?;
+    a.push(esi)?;
+    a.set_label(&mut top)?;
+    a.mov(al, byte_ptr(esi))?;
+    a.inc(esi)?;
+    a.test(al, al)?;
+    a.jz(done)?;
+    a.out(0xE9, al)?;
+    a.jmp(top)?;
+    a.set_label(&mut done)?;
+    a.pop(esi)?;
+    a.pop(eax)?;
+    a.ret()
+}
+
+/// Emits the 32-bit subroutine `hexn` at `label`: prints the low ECX (1-8) hex digits of
+/// EAX, most significant first, through the 16-byte digit table at flat address `hex`
+/// (registers preserved). It rotates with ADD+ADC only. Call it with [`emit_print_hex32`].
+pub fn emit_hexn32(
+    a: &mut CodeAssembler,
+    label: &mut CodeLabel,
+    hex: u32,
+) -> Result<(), IcedError> {
+    // Rotates `r` left by 4.
+    fn rol4(a: &mut CodeAssembler, r: AsmRegister32) -> Result<(), IcedError> {
+        for _ in 0..4 {
+            a.add(r, r)?;
+            a.adc(r, 0)?;
+        }
+        Ok(())
+    }
+    let mut skip = a.create_label();
+    let mut digit = a.create_label();
+    a.set_label(label)?;
+    a.push(eax)?;
+    a.push(ebx)?;
+    a.push(ecx)?;
+    a.push(edx)?;
+    a.mov(edx, eax)?;
+    // Skip the 8 - ECX digits not printed.
+    a.mov(ebx, 8)?;
+    a.sub(ebx, ecx)?;
+    a.set_label(&mut skip)?;
+    a.test(ebx, ebx)?;
+    a.jz(digit)?;
+    rol4(a, edx)?;
+    a.dec(ebx)?;
+    a.jmp(skip)?;
+    a.set_label(&mut digit)?;
+    rol4(a, edx)?;
+    a.mov(ebx, edx)?;
+    a.and(ebx, 0xF)?;
+    a.mov(al, byte_ptr(ebx + hex))?;
+    a.out(0xE9, al)?;
+    a.dec(ecx)?;
+    a.jnz(digit)?;
+    a.pop(edx)?;
+    a.pop(ecx)?;
+    a.pop(ebx)?;
+    a.pop(eax)?;
+    a.ret()
+}
+
+/// Emits 32-bit code that prints `s` (placed in `rom`'s data area) with the subroutine
+/// `puts` of [`emit_puts32`] (registers preserved).
+pub fn emit_say32(
+    a: &mut CodeAssembler,
+    rom: &mut RomBuilder,
+    puts: CodeLabel,
+    s: &str,
+) -> Result<(), IcedError> {
+    let off = rom.string(s);
+    a.push(esi)?;
+    a.mov(esi, rom_addr(off))?;
+    a.call(puts)?;
+    a.pop(esi)
+}
+
+/// Emits 32-bit code that prints EAX as `digits` hex digits with the subroutine `hexn` of
+/// [`emit_hexn32`] (registers preserved).
+pub fn emit_print_hex32(
+    a: &mut CodeAssembler,
+    hexn: CodeLabel,
+    digits: u32,
+) -> Result<(), IcedError> {
+    a.push(ecx)?;
+    a.mov(ecx, digits)?;
+    a.call(hexn)?;
+    a.pop(ecx)
+}
+
 /// The hello-world ROM: prints `text` through port 0xE9 and writes `exit_code` to the
 /// debug-exit port 0xF4 (host exit status `(exit_code << 1) | 1`); under emulators without
 /// that port it then writes "Shutdown" to 0x8900 and halts.

@@ -42,7 +42,10 @@
 //! | 0xF4000 | monitor code (ROM) |
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
-use crate::roms::{rom_addr, RomBuilder, CODE16_OFFSET, CODE32_OFFSET};
+use crate::roms::{
+    emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, rom_addr, RomBuilder, CODE16_OFFSET,
+    CODE32_OFFSET,
+};
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
 use std::collections::HashMap;
@@ -314,19 +317,12 @@ impl<'a> Mon<'a> {
 
     /// Prints `s` (registers preserved).
     fn say(&mut self, s: &str) -> R {
-        let off = self.rom.string(s);
-        self.a.push(esi)?;
-        self.a.mov(esi, rom_addr(off))?;
-        self.a.call(self.puts)?;
-        self.a.pop(esi)
+        emit_say32(self.a, self.rom, self.puts, s)
     }
 
     /// Prints EAX as `digits` hex digits (registers preserved).
     fn hex_eax(&mut self, digits: u32) -> R {
-        self.a.push(ecx)?;
-        self.a.mov(ecx, digits)?;
-        self.a.call(self.hexn)?;
-        self.a.pop(ecx)
+        emit_print_hex32(self.a, self.hexn, digits)
     }
 
     /// Prints the dword at `m` as `digits` hex digits (EAX clobbered).
@@ -367,49 +363,8 @@ impl<'a> Mon<'a> {
     /// leak bits set in EAX, each after a space).
     fn helpers(&mut self) -> R {
         let hex = rom_addr(self.hex);
-        let a = &mut *self.a;
-        let mut top = a.create_label();
-        let mut done = a.create_label();
-        a.set_label(&mut self.puts)?;
-        a.push(eax)?;
-        a.push(esi)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(esi))?;
-        a.inc(esi)?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(0xE9, al)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
-        a.pop(esi)?;
-        a.pop(eax)?;
-        a.ret()?;
-
-        // hexn: the low ECX (1-8) hex digits of EAX, most significant first.
-        let mut digit = a.create_label();
-        a.set_label(&mut self.hexn)?;
-        a.push(eax)?;
-        a.push(ebx)?;
-        a.push(ecx)?;
-        a.push(edx)?;
-        a.mov(edx, eax)?;
-        // Rotate the wanted digits to the top: ROR by 4 * ECX.
-        a.shl(ecx, 2)?;
-        a.ror(edx, cl)?;
-        a.shr(ecx, 2)?;
-        a.set_label(&mut digit)?;
-        a.rol(edx, 4)?;
-        a.mov(ebx, edx)?;
-        a.and(ebx, 0xF)?;
-        a.mov(al, byte_ptr(ebx + hex))?;
-        a.out(0xE9, al)?;
-        a.dec(ecx)?;
-        a.jnz(digit)?;
-        a.pop(edx)?;
-        a.pop(ecx)?;
-        a.pop(ebx)?;
-        a.pop(eax)?;
-        a.ret()?;
+        emit_puts32(self.a, &mut self.puts)?;
+        emit_hexn32(self.a, &mut self.hexn, hex)?;
 
         let mut names = self.names;
         self.a.set_label(&mut names)?;
