@@ -20,12 +20,11 @@
 //! digits by subtraction) so the output stays readable while those families are missing.
 
 use crate::roms::{
-    emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, rom_addr, RomBuilder, CODE16_OFFSET,
-    CODE32_OFFSET,
+    emit_bochs_shutdown32, emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, label_addr,
+    rom_addr, two_pass, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use std::collections::HashMap;
 
 type R = Result<(), IcedError>;
 
@@ -58,26 +57,12 @@ const PM_STACK: u32 = 0x9_0000;
 /// Vectors whose exceptions push an error code (SDM Vol. 3 Table 6-1).
 const HAS_ERROR_CODE: [u8; 7] = [8, 10, 11, 12, 13, 14, 17];
 
-/// Flat addresses of the 32-bit code's labels that code loads as values (IDT gates,
-/// recovery points). 32-bit `code_asm` has no label-valued operands, so the ROM is
-/// assembled twice: the first pass finds the addresses, the second uses them. Every use is
-/// a `mov r32, imm32` or `mov m32, imm32`, whose size does not depend on the value, so the
-/// layout is the same in both passes.
-type Addrs = HashMap<CodeLabel, u32>;
-
-fn addr_of(addrs: &Addrs, l: CodeLabel) -> u32 {
-    addrs.get(&l).copied().unwrap_or(0)
-}
-
-/// Builds the demo ROM image (64 KiB).
+/// Builds the demo ROM image (64 KiB), in two passes (see [`LabelAddrs`]).
 pub fn demo_rom() -> Vec<u8> {
-    let (_, first) = build(&Addrs::new()).expect("the demo ROM assembles");
-    let (image, second) = build(&first).expect("the demo ROM assembles");
-    assert_eq!(first, second, "demo ROM layout differs between passes");
-    image
+    two_pass("the demo ROM", build)
 }
 
-fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
+fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     let mut rom = RomBuilder::new();
     let hex = rom.data(b"0123456789abcdef");
 
@@ -330,7 +315,7 @@ struct Pm<'a> {
     common: CodeLabel,
     stubs: Vec<(u8, CodeLabel)>,
     /// Label addresses from the previous pass.
-    addrs: Addrs,
+    addrs: LabelAddrs,
     /// Labels whose addresses are taken, as placed in this pass.
     placed: Vec<CodeLabel>,
 }
@@ -340,7 +325,7 @@ impl<'a> Pm<'a> {
         a: &'a mut CodeAssembler,
         rom: &'a mut RomBuilder,
         hex: u16,
-        addrs: Addrs,
+        addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
         let puts = a.create_label();
         let hexn = a.create_label();
@@ -364,7 +349,7 @@ impl<'a> Pm<'a> {
         })
     }
 
-    /// Sets a label whose address code loads (see [`Addrs`]).
+    /// Sets a label whose address code loads (see [`LabelAddrs`]).
     fn place(&mut self, l: &mut CodeLabel) -> R {
         self.a.set_label(l)?;
         self.placed.push(*l);
@@ -388,7 +373,7 @@ impl<'a> Pm<'a> {
         let mut fail = self.a.create_label();
         let mut end = self.a.create_label();
         self.say(&format!("  {name:<40}"))?;
-        let fail_addr = addr_of(&self.addrs, fail);
+        let fail_addr = label_addr(&self.addrs, fail);
         let a = &mut *self.a;
         a.mov(dword_ptr(var::LAST_VEC), 0xFFFF_FFFFu32 as i32)?;
         a.mov(dword_ptr(var::RECOVER_ESP), esp)?;
@@ -411,7 +396,7 @@ impl<'a> Pm<'a> {
     /// Checks that the last exception had vector `v`, pushed EIP = `at` and, if given,
     /// error code `err`.
     fn expect_exception(&mut self, v: u32, at: CodeLabel, err: Option<u32>, fail: CodeLabel) -> R {
-        let at_addr = addr_of(&self.addrs, at);
+        let at_addr = label_addr(&self.addrs, at);
         let a = &mut *self.a;
         a.cmp(dword_ptr(var::LAST_VEC), v as i32)?;
         a.jne(fail)?;
@@ -564,7 +549,7 @@ fn setup_idt(pm: &mut Pm) -> R {
         // Gate: offset 15:0 | selector | 0x8E00 (P, DPL 0, 32-bit interrupt gate) | offset 31:16.
         // Built without shifts: store the offset twice, then overwrite the other halves.
         let g = var::IDT + u32::from(v) * 8;
-        a.mov(eax, addr_of(&addrs, l))?;
+        a.mov(eax, label_addr(&addrs, l))?;
         a.mov(dword_ptr(g), eax)?;
         a.mov(word_ptr(g + 2), u32::from(CODE_SEL))?;
         a.mov(dword_ptr(g + 4), eax)?;
@@ -595,7 +580,7 @@ fn exception_checks(pm: &mut Pm) -> R {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
         let a = &mut *pm.a;
-        a.mov(eax, addr_of(&pm.addrs, resume))?;
+        a.mov(eax, label_addr(&pm.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.xor(ecx, ecx)?;
         a.mov(eax, 1)?;
@@ -611,7 +596,7 @@ fn exception_checks(pm: &mut Pm) -> R {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
         let a = &mut *pm.a;
-        a.mov(eax, addr_of(&pm.addrs, resume))?;
+        a.mov(eax, label_addr(&pm.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.mov(eax, BAD_SEL)?;
         pm.place(&mut at)?;
@@ -627,7 +612,7 @@ fn exception_checks(pm: &mut Pm) -> R {
         a.mov(dword_ptr(var::RECOVER_EIP), 0)?; // the handler returns with IRET
         a.int(0x30)?;
         pm.place(&mut after)?;
-        let fail_addr = addr_of(&pm.addrs, fail);
+        let fail_addr = label_addr(&pm.addrs, fail);
         let a = &mut *pm.a;
         a.mov(eax, fail_addr)?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
@@ -860,9 +845,6 @@ fn finish(pm: &mut Pm) -> R {
     pm.a.call(pm.dec)?;
     pm.say(" checks passed\n")?;
 
-    let bye = rom_addr(pm.rom.string("Shutdown"));
-    let mut top = pm.a.create_label();
-    let mut halt = pm.a.create_label();
     let a = &mut *pm.a;
     // QEMU isa-debug-exit: 0 when everything passed (host status 1), else 1 (status 3).
     a.mov(eax, dword_ptr(var::PASSED))?;
@@ -870,17 +852,5 @@ fn finish(pm: &mut Pm) -> R {
     a.setne(al)?;
     a.out(0xF4, al)?;
     // Bochs: "Shutdown" to port 0x8900.
-    a.mov(dx, 0x8900u32)?;
-    a.mov(esi, bye)?;
-    a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(esi))?;
-    a.test(al, al)?;
-    a.jz(halt)?;
-    a.out(dx, al)?;
-    a.inc(esi)?;
-    a.jmp(top)?;
-    a.set_label(&mut halt)?;
-    a.cli()?;
-    a.hlt()?;
-    a.jmp(halt)
+    emit_bochs_shutdown32(a, pm.rom)
 }

@@ -270,6 +270,54 @@ pub fn emit_print_hex32(
     a.pop(ecx)
 }
 
+/// Emits 32-bit code that writes "Shutdown" (placed in `rom`'s data area) to port 0x8900,
+/// which ends a Bochs run, then halts for good (CLI; HLT in a loop). Clobbers AL, DX, ESI.
+pub fn emit_bochs_shutdown32(a: &mut CodeAssembler, rom: &mut RomBuilder) -> Result<(), IcedError> {
+    let bye = rom_addr(rom.string("Shutdown"));
+    let mut top = a.create_label();
+    let mut halt = a.create_label();
+    a.mov(dx, 0x8900u32)?;
+    a.mov(esi, bye)?;
+    a.set_label(&mut top)?;
+    a.mov(al, byte_ptr(esi))?;
+    a.test(al, al)?;
+    a.jz(halt)?;
+    a.out(dx, al)?;
+    a.inc(esi)?;
+    a.jmp(top)?;
+    a.set_label(&mut halt)?;
+    a.cli()?;
+    a.hlt()?;
+    a.jmp(halt)
+}
+
+/// Flat addresses of the 32-bit code's labels that code loads as values (IDT gates,
+/// recovery points). 32-bit `code_asm` has no label-valued operands, so such a ROM is
+/// assembled twice ([`two_pass`]): the first pass finds the addresses, the second uses
+/// them. Every use must be a `mov r32, imm32` or `mov m32, imm32`, whose size does not
+/// depend on the value, so that the layout is the same in both passes.
+pub type LabelAddrs = std::collections::HashMap<CodeLabel, u32>;
+
+/// The address of `l` from the previous pass (0 in the first).
+pub fn label_addr(addrs: &LabelAddrs, l: CodeLabel) -> u32 {
+    addrs.get(&l).copied().unwrap_or(0)
+}
+
+/// Builds a ROM in two passes (see [`LabelAddrs`]): `build` gets the label addresses of
+/// the previous pass and returns the image and the addresses it placed. Panics, naming
+/// `what`, if it does not assemble or the layout differs between the passes.
+pub fn two_pass(
+    what: &str,
+    build: impl Fn(&LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError>,
+) -> Vec<u8> {
+    let assemble =
+        |addrs: &LabelAddrs| build(addrs).unwrap_or_else(|e| panic!("{what} assembles: {e:?}"));
+    let (_, first) = assemble(&LabelAddrs::new());
+    let (image, second) = assemble(&first);
+    assert_eq!(first, second, "{what} layout differs between passes");
+    image
+}
+
 /// The hello-world ROM: prints `text` through port 0xE9 and writes `exit_code` to the
 /// debug-exit port 0xF4 (host exit status `(exit_code << 1) | 1`); under emulators without
 /// that port it then writes "Shutdown" to 0x8900 and halts.

@@ -43,18 +43,13 @@
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
 use crate::roms::{
-    emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, rom_addr, RomBuilder, CODE16_OFFSET,
-    CODE32_OFFSET,
+    emit_bochs_shutdown32, emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, label_addr,
+    rom_addr, two_pass, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use std::collections::HashMap;
 
 type R = Result<(), IcedError>;
-
-/// Monitor label addresses from the previous assembly pass (as in [`crate::demo`]: every
-/// use is a fixed-size `mov r32/m32, imm32`, so both passes have the same layout).
-type Addrs = HashMap<CodeLabel, u32>;
 
 /// Monitor variables (RAM).
 mod var {
@@ -197,16 +192,10 @@ const HAS_ERROR_CODE: [u8; 8] = [8, 10, 11, 12, 13, 14, 17, 21];
 
 /// Builds the demo ROM image (64 KiB).
 pub fn rom() -> Vec<u8> {
-    let (_, first) = build(&Addrs::new()).expect("the deprivilege demo assembles");
-    let (image, second) = build(&first).expect("the deprivilege demo assembles");
-    assert_eq!(
-        first, second,
-        "deprivilege demo layout differs between passes"
-    );
-    image
+    two_pass("the deprivilege demo", build)
 }
 
-fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
+fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     let mut rom = RomBuilder::new();
     let hex = rom.data(b"0123456789abcdef");
 
@@ -271,7 +260,7 @@ struct Mon<'a> {
     names: CodeLabel,
     common: CodeLabel,
     stubs: Vec<(u8, CodeLabel)>,
-    addrs: Addrs,
+    addrs: LabelAddrs,
     placed: Vec<CodeLabel>,
 }
 
@@ -280,7 +269,7 @@ impl<'a> Mon<'a> {
         a: &'a mut CodeAssembler,
         rom: &'a mut RomBuilder,
         hex: u16,
-        addrs: Addrs,
+        addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
         let puts = a.create_label();
         let hexn = a.create_label();
@@ -305,7 +294,7 @@ impl<'a> Mon<'a> {
     }
 
     fn addr(&self, l: CodeLabel) -> u32 {
-        self.addrs.get(&l).copied().unwrap_or(0)
+        label_addr(&self.addrs, l)
     }
 
     /// Sets a label whose address code loads.
@@ -938,9 +927,6 @@ fn finish(m: &mut Mon) -> R {
     m.a.call(m.names)?;
     m.say("\n")?;
 
-    let bye = rom_addr(m.rom.string("Shutdown"));
-    let mut top = m.a.create_label();
-    let mut halt = m.a.create_label();
     let mut bad = m.a.create_label();
     let mut out = m.a.create_label();
     let a = &mut *m.a;
@@ -957,19 +943,7 @@ fn finish(m: &mut Mon) -> R {
     a.mov(eax, 1)?;
     a.set_label(&mut out)?;
     a.out(0xF4, al)?;
-    a.mov(dx, 0x8900u32)?;
-    a.mov(esi, bye)?;
-    a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(esi))?;
-    a.test(al, al)?;
-    a.jz(halt)?;
-    a.out(dx, al)?;
-    a.inc(esi)?;
-    a.jmp(top)?;
-    a.set_label(&mut halt)?;
-    a.cli()?;
-    a.hlt()?;
-    a.jmp(halt)
+    emit_bochs_shutdown32(a, m.rom)
 }
 
 /// The guest kernel (written for ring 0, run at ring 1 or 3 with DS = SS = its data
