@@ -20,8 +20,8 @@
 //! digits by subtraction) so the output stays readable while those families are missing.
 
 use crate::roms::{
-    emit_bochs_shutdown32, emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, label_addr,
-    rom_addr, two_pass, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
+    emit_bochs_shutdown32, label_addr, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder,
+    CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -85,7 +85,7 @@ fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     let mut pm = Pm::new(&mut a32, &mut rom, hex, addrs.clone())?;
     protected_mode_main(&mut pm)?;
     pm.helpers()?;
-    let placed = std::mem::take(&mut pm.placed);
+    let placed = std::mem::take(&mut pm.c.placed);
     let found = rom.code32_labels(&mut a32, &placed)?;
     Ok((rom.finish(CODE16_OFFSET), found))
 }
@@ -306,18 +306,23 @@ fn enter_protected_mode(rm: &mut Rm) -> R {
 
 /// Protected-mode assembly context.
 struct Pm<'a> {
-    a: &'a mut CodeAssembler,
-    rom: &'a mut RomBuilder,
-    hex: u16,
-    puts: CodeLabel,
-    hexn: CodeLabel,
+    c: Code32<'a>,
     dec: CodeLabel,
     common: CodeLabel,
     stubs: Vec<(u8, CodeLabel)>,
-    /// Label addresses from the previous pass.
-    addrs: LabelAddrs,
-    /// Labels whose addresses are taken, as placed in this pass.
-    placed: Vec<CodeLabel>,
+}
+
+impl<'a> std::ops::Deref for Pm<'a> {
+    type Target = Code32<'a>;
+    fn deref(&self) -> &Code32<'a> {
+        &self.c
+    }
+}
+
+impl std::ops::DerefMut for Pm<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.c
+    }
 }
 
 impl<'a> Pm<'a> {
@@ -327,8 +332,8 @@ impl<'a> Pm<'a> {
         hex: u16,
         addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
-        let puts = a.create_label();
-        let hexn = a.create_label();
+        let c = Code32::new(a, rom, hex, addrs);
+        let a = &mut *c.a;
         let dec = a.create_label();
         let common = a.create_label();
         let stubs = (0u8..32)
@@ -336,34 +341,11 @@ impl<'a> Pm<'a> {
             .map(|v| (v, a.create_label()))
             .collect();
         Ok(Self {
-            a,
-            rom,
-            hex,
-            puts,
-            hexn,
+            c,
             dec,
             common,
             stubs,
-            addrs,
-            placed: Vec::new(),
         })
-    }
-
-    /// Sets a label whose address code loads (see [`LabelAddrs`]).
-    fn place(&mut self, l: &mut CodeLabel) -> R {
-        self.a.set_label(l)?;
-        self.placed.push(*l);
-        Ok(())
-    }
-
-    /// Prints `s` (ESI = its flat address; preserved registers).
-    fn say(&mut self, s: &str) -> R {
-        emit_say32(self.a, self.rom, self.puts, s)
-    }
-
-    /// Prints EAX as `digits` hex digits.
-    fn print_hex(&mut self, digits: u32) -> R {
-        emit_print_hex32(self.a, self.hexn, digits)
     }
 
     /// A protected-mode check: prints `name`, arms recovery (an exception during `body`
@@ -413,12 +395,9 @@ impl<'a> Pm<'a> {
     /// Helper subroutines: `puts` (ESI), `hexn` (EAX, ECX digits), `dec` (EAX < 1000),
     /// the exception stubs and the common handler.
     fn helpers(&mut self) -> R {
-        let hex = rom_addr(self.hex);
-        let a = &mut *self.a;
-
         // puts (ESI) and hexn (EAX, ECX digits): see crate::roms.
-        emit_puts32(a, &mut self.puts)?;
-        emit_hexn32(a, &mut self.hexn, hex)?;
+        self.print_subroutines()?;
+        let a = &mut *self.c.a;
 
         // dec: prints EAX (0-999) in decimal, digits by repeated subtraction.
         let mut hundreds = a.create_label();
@@ -474,15 +453,8 @@ impl<'a> Pm<'a> {
     /// returns with IRET when none is armed (INT 0x30).
     fn exception_handlers(&mut self) -> R {
         let stubs = std::mem::take(&mut self.stubs);
-        for (v, mut l) in stubs.iter().copied() {
-            self.place(&mut l)?;
-            let a = &mut *self.a;
-            if !HAS_ERROR_CODE.contains(&v) {
-                a.push(0)?;
-            }
-            a.push(u32::from(v))?;
-            a.jmp(self.common)?;
-        }
+        self.c
+            .exception_stubs(&stubs, &HAS_ERROR_CODE, self.common)?;
         self.stubs = stubs;
 
         let mut common = self.common;
@@ -579,8 +551,8 @@ fn exception_checks(pm: &mut Pm) -> R {
     pm.check("DIV by zero raises #DE", |pm, fail| {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
-        let a = &mut *pm.a;
-        a.mov(eax, label_addr(&pm.addrs, resume))?;
+        let a = &mut *pm.c.a;
+        a.mov(eax, label_addr(&pm.c.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.xor(ecx, ecx)?;
         a.mov(eax, 1)?;
@@ -595,8 +567,8 @@ fn exception_checks(pm: &mut Pm) -> R {
     pm.check("bad selector raises #GP(0080)", |pm, fail| {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
-        let a = &mut *pm.a;
-        a.mov(eax, label_addr(&pm.addrs, resume))?;
+        let a = &mut *pm.c.a;
+        a.mov(eax, label_addr(&pm.c.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.mov(eax, BAD_SEL)?;
         pm.place(&mut at)?;
@@ -809,7 +781,7 @@ fn system_checks(pm: &mut Pm) -> R {
         pm.say("(")?;
         pm.a.push(esi)?;
         pm.a.mov(esi, var::SCRATCH)?;
-        pm.a.call(pm.puts)?;
+        pm.c.a.call(pm.c.puts)?;
         pm.a.pop(esi)?;
         pm.say(") ")?;
         pm.a.pop(eax)?;
@@ -839,18 +811,18 @@ fn finish(pm: &mut Pm) -> R {
     pm.a.out(0x80, al)?; // POST 05: checks done
     pm.say("vtx32 demo: ")?;
     pm.a.mov(eax, dword_ptr(var::PASSED))?;
-    pm.a.call(pm.dec)?;
+    pm.c.a.call(pm.dec)?;
     pm.say("/")?;
     pm.a.mov(eax, dword_ptr(var::TOTAL))?;
-    pm.a.call(pm.dec)?;
+    pm.c.a.call(pm.dec)?;
     pm.say(" checks passed\n")?;
 
-    let a = &mut *pm.a;
+    let a = &mut *pm.c.a;
     // QEMU isa-debug-exit: 0 when everything passed (host status 1), else 1 (status 3).
     a.mov(eax, dword_ptr(var::PASSED))?;
     a.cmp(eax, dword_ptr(var::TOTAL))?;
     a.setne(al)?;
     a.out(0xF4, al)?;
     // Bochs: "Shutdown" to port 0x8900.
-    emit_bochs_shutdown32(a, pm.rom)
+    emit_bochs_shutdown32(a, pm.c.rom)
 }

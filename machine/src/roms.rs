@@ -242,32 +242,97 @@ pub fn emit_hexn32(
     a.ret()
 }
 
-/// Emits 32-bit code that prints `s` (placed in `rom`'s data area) with the subroutine
-/// `puts` of [`emit_puts32`] (registers preserved).
-pub fn emit_say32(
-    a: &mut CodeAssembler,
-    rom: &mut RomBuilder,
-    puts: CodeLabel,
-    s: &str,
-) -> Result<(), IcedError> {
-    let off = rom.string(s);
-    a.push(esi)?;
-    a.mov(esi, rom_addr(off))?;
-    a.call(puts)?;
-    a.pop(esi)
+/// A 32-bit assembly context for ROMs built in two passes ([`two_pass`]) that print
+/// through port 0xE9: the assembler, the ROM (strings, data), the labels of the `puts`
+/// ([`emit_puts32`]) and `hexn` ([`emit_hexn32`]) subroutines, and the label addresses.
+pub struct Code32<'a> {
+    pub a: &'a mut CodeAssembler,
+    pub rom: &'a mut RomBuilder,
+    /// Offset of the 16-byte hex digit table in the image.
+    pub hex: u16,
+    pub puts: CodeLabel,
+    pub hexn: CodeLabel,
+    /// Label addresses from the previous pass.
+    pub addrs: LabelAddrs,
+    /// Labels whose addresses are taken, as placed in this pass.
+    pub placed: Vec<CodeLabel>,
 }
 
-/// Emits 32-bit code that prints EAX as `digits` hex digits with the subroutine `hexn` of
-/// [`emit_hexn32`] (registers preserved).
-pub fn emit_print_hex32(
-    a: &mut CodeAssembler,
-    hexn: CodeLabel,
-    digits: u32,
-) -> Result<(), IcedError> {
-    a.push(ecx)?;
-    a.mov(ecx, digits)?;
-    a.call(hexn)?;
-    a.pop(ecx)
+impl<'a> Code32<'a> {
+    /// A context whose digit table is at image offset `hex` (`b"0123456789abcdef"`).
+    pub fn new(
+        a: &'a mut CodeAssembler,
+        rom: &'a mut RomBuilder,
+        hex: u16,
+        addrs: LabelAddrs,
+    ) -> Self {
+        let puts = a.create_label();
+        let hexn = a.create_label();
+        Self {
+            a,
+            rom,
+            hex,
+            puts,
+            hexn,
+            addrs,
+            placed: Vec::new(),
+        }
+    }
+
+    /// The address of `l` from the previous pass (0 in the first).
+    pub fn addr(&self, l: CodeLabel) -> u32 {
+        label_addr(&self.addrs, l)
+    }
+
+    /// Sets a label whose address code loads.
+    pub fn place(&mut self, l: &mut CodeLabel) -> Result<(), IcedError> {
+        self.a.set_label(l)?;
+        self.placed.push(*l);
+        Ok(())
+    }
+
+    /// Prints `s` (ESI = its flat address; registers preserved).
+    pub fn say(&mut self, s: &str) -> Result<(), IcedError> {
+        let off = self.rom.string(s);
+        self.a.push(esi)?;
+        self.a.mov(esi, rom_addr(off))?;
+        self.a.call(self.puts)?;
+        self.a.pop(esi)
+    }
+
+    /// Prints EAX as `digits` hex digits (registers preserved).
+    pub fn print_hex(&mut self, digits: u32) -> Result<(), IcedError> {
+        self.a.push(ecx)?;
+        self.a.mov(ecx, digits)?;
+        self.a.call(self.hexn)?;
+        self.a.pop(ecx)
+    }
+
+    /// Emits the `puts` and `hexn` subroutines.
+    pub fn print_subroutines(&mut self) -> Result<(), IcedError> {
+        emit_puts32(self.a, &mut self.puts)?;
+        emit_hexn32(self.a, &mut self.hexn, rom_addr(self.hex))
+    }
+
+    /// Emits the per-vector exception stubs (each placed; label from `stubs`): a zero
+    /// error code pushed unless the vector is in `has_error_code`, then the vector, then a
+    /// jump to `common`.
+    pub fn exception_stubs(
+        &mut self,
+        stubs: &[(u8, CodeLabel)],
+        has_error_code: &[u8],
+        common: CodeLabel,
+    ) -> Result<(), IcedError> {
+        for (v, mut l) in stubs.iter().copied() {
+            self.place(&mut l)?;
+            if !has_error_code.contains(&v) {
+                self.a.push(0)?;
+            }
+            self.a.push(u32::from(v))?;
+            self.a.jmp(common)?;
+        }
+        Ok(())
+    }
 }
 
 /// Emits 32-bit code that writes "Shutdown" (placed in `rom`'s data area) to port 0x8900,

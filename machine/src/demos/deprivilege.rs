@@ -43,8 +43,8 @@
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
 use crate::roms::{
-    emit_bochs_shutdown32, emit_hexn32, emit_print_hex32, emit_puts32, emit_say32, label_addr,
-    rom_addr, two_pass, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
+    emit_bochs_shutdown32, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET,
+    CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -208,7 +208,7 @@ fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     monitor_main(&mut m)?;
     m.helpers()?;
     m.handlers()?;
-    let placed = std::mem::take(&mut m.placed);
+    let placed = std::mem::take(&mut m.c.placed);
     let found = rom.code32_at(CODE32_OFFSET, guest::KCODE_OFFSET, &mut a, &placed)?;
 
     let mut k = CodeAssembler::new(32)?;
@@ -252,16 +252,23 @@ fn real_mode(a: &mut CodeAssembler, rom: &mut RomBuilder) -> R {
 
 /// Monitor assembly context.
 struct Mon<'a> {
-    a: &'a mut CodeAssembler,
-    rom: &'a mut RomBuilder,
-    hex: u16,
-    puts: CodeLabel,
-    hexn: CodeLabel,
+    c: Code32<'a>,
     names: CodeLabel,
     common: CodeLabel,
     stubs: Vec<(u8, CodeLabel)>,
-    addrs: LabelAddrs,
-    placed: Vec<CodeLabel>,
+}
+
+impl<'a> std::ops::Deref for Mon<'a> {
+    type Target = Code32<'a>;
+    fn deref(&self) -> &Code32<'a> {
+        &self.c
+    }
+}
+
+impl std::ops::DerefMut for Mon<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.c
+    }
 }
 
 impl<'a> Mon<'a> {
@@ -271,8 +278,8 @@ impl<'a> Mon<'a> {
         hex: u16,
         addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
-        let puts = a.create_label();
-        let hexn = a.create_label();
+        let c = Code32::new(a, rom, hex, addrs);
+        let a = &mut *c.a;
         let names = a.create_label();
         let common = a.create_label();
         let stubs = (0u8..32)
@@ -280,44 +287,17 @@ impl<'a> Mon<'a> {
             .map(|v| (v, a.create_label()))
             .collect();
         Ok(Self {
-            a,
-            rom,
-            hex,
-            puts,
-            hexn,
+            c,
             names,
             common,
             stubs,
-            addrs,
-            placed: Vec::new(),
         })
-    }
-
-    fn addr(&self, l: CodeLabel) -> u32 {
-        label_addr(&self.addrs, l)
-    }
-
-    /// Sets a label whose address code loads.
-    fn place(&mut self, l: &mut CodeLabel) -> R {
-        self.a.set_label(l)?;
-        self.placed.push(*l);
-        Ok(())
-    }
-
-    /// Prints `s` (registers preserved).
-    fn say(&mut self, s: &str) -> R {
-        emit_say32(self.a, self.rom, self.puts, s)
-    }
-
-    /// Prints EAX as `digits` hex digits (registers preserved).
-    fn hex_eax(&mut self, digits: u32) -> R {
-        emit_print_hex32(self.a, self.hexn, digits)
     }
 
     /// Prints the dword at `m` as `digits` hex digits (EAX clobbered).
     fn hex_mem(&mut self, m: AsmMemoryOperand, digits: u32) -> R {
         self.a.mov(eax, m)?;
-        self.hex_eax(digits)
+        self.print_hex(digits)
     }
 
     /// Prints bits `shift..shift+width` of the dword at `m` as one hex digit (EAX
@@ -326,7 +306,7 @@ impl<'a> Mon<'a> {
         self.a.mov(eax, m)?;
         self.a.shr(eax, shift)?;
         self.a.and(eax, mask)?;
-        self.hex_eax(1)
+        self.print_hex(1)
     }
 
     /// Ends a probe line: ORs `bit` into the leaks and prints `LEAK: why` if `leaked`
@@ -351,9 +331,7 @@ impl<'a> Mon<'a> {
     /// Subroutines: `puts` (ESI), `hexn` (EAX, ECX digits), `names` (the names of the
     /// leak bits set in EAX, each after a space).
     fn helpers(&mut self) -> R {
-        let hex = rom_addr(self.hex);
-        emit_puts32(self.a, &mut self.puts)?;
-        emit_hexn32(self.a, &mut self.hexn, hex)?;
+        self.print_subroutines()?;
 
         let mut names = self.names;
         self.a.set_label(&mut names)?;
@@ -372,14 +350,8 @@ impl<'a> Mon<'a> {
     /// application's page fault, and any unexpected event (which ends the guest's run).
     fn handlers(&mut self) -> R {
         let stubs = std::mem::take(&mut self.stubs);
-        for (v, mut l) in stubs.iter().copied() {
-            self.place(&mut l)?;
-            if !HAS_ERROR_CODE.contains(&v) {
-                self.a.push(0)?;
-            }
-            self.a.push(u32::from(v))?;
-            self.a.jmp(self.common)?;
-        }
+        self.c
+            .exception_stubs(&stubs, &HAS_ERROR_CODE, self.common)?;
         self.stubs = stubs;
 
         let mut common = self.common;
@@ -438,7 +410,7 @@ impl<'a> Mon<'a> {
         self.hex_mem(f(frame::ERR), 4)?;
         self.say(") cr2 ")?;
         self.a.mov(eax, cr2)?;
-        self.hex_eax(8)?;
+        self.print_hex(8)?;
         self.say(", kernel data still ")?;
         self.hex_mem(dword_ptr(guest::SECRET), 8)?;
         self.say("   no leak: supervisor page\n")?;
@@ -816,7 +788,7 @@ fn show_monitor(m: &mut Mon) -> R {
     m.hex_mem(dword_ptr(var::SCRATCH + 8), 4)?;
     m.say(", CR0 ")?;
     m.a.mov(eax, cr0)?;
-    m.hex_eax(8)?;
+    m.print_hex(8)?;
     m.say(" (PG: paging protects the monitor; TS: lazy FPU)\n")
 }
 
@@ -889,7 +861,7 @@ fn run_guest(m: &mut Mon, ring: u8) -> R {
     }
     m.say(&format!("  leaks under {model}:"))?;
     m.a.mov(eax, dword_ptr(saved))?;
-    m.a.call(m.names)?;
+    m.c.a.call(m.names)?;
     m.say("\n")
 }
 
@@ -921,15 +893,15 @@ fn finish(m: &mut Mon) -> R {
     m.say("1")?;
     m.a.sub(eax, 10)?;
     m.a.set_label(&mut units)?;
-    m.hex_eax(1)?;
+    m.print_hex(1)?;
     m.a.pop(eax)?;
     m.say(" kinds of leak observed:")?;
-    m.a.call(m.names)?;
+    m.c.a.call(m.names)?;
     m.say("\n")?;
 
     let mut bad = m.a.create_label();
     let mut out = m.a.create_label();
-    let a = &mut *m.a;
+    let a = &mut *m.c.a;
     // Debug exit: 0 when each model showed exactly its expected leaks, else 1.
     a.cmp(dword_ptr(var::LEAKS_013), leak::EXPECTED_013 as i32)?;
     a.jne(bad)?;
@@ -943,7 +915,7 @@ fn finish(m: &mut Mon) -> R {
     a.mov(eax, 1)?;
     a.set_label(&mut out)?;
     a.out(0xF4, al)?;
-    emit_bochs_shutdown32(a, m.rom)
+    emit_bochs_shutdown32(a, m.c.rom)
 }
 
 /// The guest kernel (written for ring 0, run at ring 1 or 3 with DS = SS = its data
