@@ -20,8 +20,8 @@
 //! digits by subtraction) so the output stays readable while those families are missing.
 
 use crate::roms::{
-    emit_bochs_shutdown32, label_addr, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder,
-    CODE16_OFFSET, CODE32_OFFSET,
+    deref_code32, emit_bochs_shutdown32, label_addr, rom_addr, two_pass, Code32, LabelAddrs,
+    RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -308,22 +308,9 @@ fn enter_protected_mode(rm: &mut Rm) -> R {
 struct Pm<'a> {
     c: Code32<'a>,
     dec: CodeLabel,
-    common: CodeLabel,
-    stubs: Vec<(u8, CodeLabel)>,
 }
 
-impl<'a> std::ops::Deref for Pm<'a> {
-    type Target = Code32<'a>;
-    fn deref(&self) -> &Code32<'a> {
-        &self.c
-    }
-}
-
-impl std::ops::DerefMut for Pm<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.c
-    }
-}
+deref_code32!(Pm);
 
 impl<'a> Pm<'a> {
     fn new(
@@ -332,20 +319,9 @@ impl<'a> Pm<'a> {
         hex: u16,
         addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
-        let c = Code32::new(a, rom, hex, addrs);
-        let a = &mut *c.a;
-        let dec = a.create_label();
-        let common = a.create_label();
-        let stubs = (0u8..32)
-            .chain([0x30])
-            .map(|v| (v, a.create_label()))
-            .collect();
-        Ok(Self {
-            c,
-            dec,
-            common,
-            stubs,
-        })
+        let c = Code32::new(a, rom, hex, addrs, 0x30);
+        let dec = c.a.create_label();
+        Ok(Self { c, dec })
     }
 
     /// A protected-mode check: prints `name`, arms recovery (an exception during `body`
@@ -452,10 +428,7 @@ impl<'a> Pm<'a> {
     /// pushed EIP, prints them, then resumes the current check at its recovery point, or
     /// returns with IRET when none is armed (INT 0x30).
     fn exception_handlers(&mut self) -> R {
-        let stubs = std::mem::take(&mut self.stubs);
-        self.c
-            .exception_stubs(&stubs, &HAS_ERROR_CODE, self.common)?;
-        self.stubs = stubs;
+        self.exception_stubs(&HAS_ERROR_CODE)?;
 
         let mut common = self.common;
         let mut iret = self.a.create_label();

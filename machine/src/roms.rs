@@ -252,28 +252,59 @@ pub struct Code32<'a> {
     pub hex: u16,
     pub puts: CodeLabel,
     pub hexn: CodeLabel,
+    /// The common exception handler, where each stub jumps.
+    pub common: CodeLabel,
+    /// The per-vector exception stubs: vectors 0-31 and one more (a software interrupt).
+    pub stubs: Vec<(u8, CodeLabel)>,
     /// Label addresses from the previous pass.
     pub addrs: LabelAddrs,
     /// Labels whose addresses are taken, as placed in this pass.
     pub placed: Vec<CodeLabel>,
 }
 
+/// Implements `Deref` and `DerefMut` to its [`Code32`] field `c` for a context type `$t<'a>`.
+macro_rules! deref_code32 {
+    ($t:ident) => {
+        impl<'a> std::ops::Deref for $t<'a> {
+            type Target = $crate::roms::Code32<'a>;
+            fn deref(&self) -> &Self::Target {
+                &self.c
+            }
+        }
+        impl std::ops::DerefMut for $t<'_> {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.c
+            }
+        }
+    };
+}
+pub(crate) use deref_code32;
+
 impl<'a> Code32<'a> {
-    /// A context whose digit table is at image offset `hex` (`b"0123456789abcdef"`).
+    /// A context whose digit table is at image offset `hex` (`b"0123456789abcdef"`), with
+    /// exception stubs for vectors 0-31 and `soft_vector`.
     pub fn new(
         a: &'a mut CodeAssembler,
         rom: &'a mut RomBuilder,
         hex: u16,
         addrs: LabelAddrs,
+        soft_vector: u8,
     ) -> Self {
         let puts = a.create_label();
         let hexn = a.create_label();
+        let common = a.create_label();
+        let stubs = (0u8..32)
+            .chain([soft_vector])
+            .map(|v| (v, a.create_label()))
+            .collect();
         Self {
             a,
             rom,
             hex,
             puts,
             hexn,
+            common,
+            stubs,
             addrs,
             placed: Vec::new(),
         }
@@ -314,23 +345,19 @@ impl<'a> Code32<'a> {
         emit_hexn32(self.a, &mut self.hexn, rom_addr(self.hex))
     }
 
-    /// Emits the per-vector exception stubs (each placed; label from `stubs`): a zero
-    /// error code pushed unless the vector is in `has_error_code`, then the vector, then a
-    /// jump to `common`.
-    pub fn exception_stubs(
-        &mut self,
-        stubs: &[(u8, CodeLabel)],
-        has_error_code: &[u8],
-        common: CodeLabel,
-    ) -> Result<(), IcedError> {
+    /// Emits the exception stubs (each placed): a zero error code pushed unless the vector
+    /// is in `has_error_code`, then the vector, then a jump to `common` (not emitted here).
+    pub fn exception_stubs(&mut self, has_error_code: &[u8]) -> Result<(), IcedError> {
+        let stubs = std::mem::take(&mut self.stubs);
         for (v, mut l) in stubs.iter().copied() {
             self.place(&mut l)?;
             if !has_error_code.contains(&v) {
                 self.a.push(0)?;
             }
             self.a.push(u32::from(v))?;
-            self.a.jmp(common)?;
+            self.a.jmp(self.common)?;
         }
+        self.stubs = stubs;
         Ok(())
     }
 }

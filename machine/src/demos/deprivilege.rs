@@ -43,8 +43,8 @@
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
 use crate::roms::{
-    emit_bochs_shutdown32, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET,
-    CODE32_OFFSET,
+    deref_code32, emit_bochs_shutdown32, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder,
+    CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -254,22 +254,9 @@ fn real_mode(a: &mut CodeAssembler, rom: &mut RomBuilder) -> R {
 struct Mon<'a> {
     c: Code32<'a>,
     names: CodeLabel,
-    common: CodeLabel,
-    stubs: Vec<(u8, CodeLabel)>,
 }
 
-impl<'a> std::ops::Deref for Mon<'a> {
-    type Target = Code32<'a>;
-    fn deref(&self) -> &Code32<'a> {
-        &self.c
-    }
-}
-
-impl std::ops::DerefMut for Mon<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.c
-    }
-}
+deref_code32!(Mon);
 
 impl<'a> Mon<'a> {
     fn new(
@@ -278,20 +265,9 @@ impl<'a> Mon<'a> {
         hex: u16,
         addrs: LabelAddrs,
     ) -> Result<Self, IcedError> {
-        let c = Code32::new(a, rom, hex, addrs);
-        let a = &mut *c.a;
-        let names = a.create_label();
-        let common = a.create_label();
-        let stubs = (0u8..32)
-            .chain([0x80])
-            .map(|v| (v, a.create_label()))
-            .collect();
-        Ok(Self {
-            c,
-            names,
-            common,
-            stubs,
-        })
+        let c = Code32::new(a, rom, hex, addrs, 0x80);
+        let names = c.a.create_label();
+        Ok(Self { c, names })
     }
 
     /// Prints the dword at `m` as `digits` hex digits (EAX clobbered).
@@ -349,10 +325,7 @@ impl<'a> Mon<'a> {
     /// the guest kernel uses (on #GP from CPL > 0), the hypercalls (INT 80h), the
     /// application's page fault, and any unexpected event (which ends the guest's run).
     fn handlers(&mut self) -> R {
-        let stubs = std::mem::take(&mut self.stubs);
-        self.c
-            .exception_stubs(&stubs, &HAS_ERROR_CODE, self.common)?;
-        self.stubs = stubs;
+        self.exception_stubs(&HAS_ERROR_CODE)?;
 
         let mut common = self.common;
         let mut back = self.a.create_label();
