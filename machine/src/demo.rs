@@ -20,8 +20,8 @@
 //! digits by subtraction) so the output stays readable while those families are missing.
 
 use crate::roms::{
-    deref_code32, emit_bochs_shutdown32, label_addr, rom_addr, two_pass, Code32, LabelAddrs,
-    RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
+    deref_code32, emit_bochs_shutdown32, emit_flat_segments32, emit_reset_setup16, label_addr,
+    rom_addr, two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -82,7 +82,9 @@ fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     rom.code16(&mut a16)?;
 
     let mut a32 = CodeAssembler::new(32)?;
-    let mut pm = Pm::new(&mut a32, &mut rom, hex, addrs.clone())?;
+    let c = Code32::new(&mut a32, &mut rom, hex, addrs.clone(), 0x30);
+    let dec = c.a.create_label();
+    let mut pm = Pm { c, dec };
     protected_mode_main(&mut pm)?;
     pm.helpers()?;
     let placed = std::mem::take(&mut pm.c.placed);
@@ -192,14 +194,7 @@ impl Rm<'_> {
 fn real_mode(rm: &mut Rm) -> R {
     {
         let a = &mut *rm.a;
-        a.cli()?;
-        a.cld()?;
-        a.xor(ax, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(es, ax)?;
-        a.mov(sp, 0x7000u32)?;
-        a.mov(ax, 0xF000u32)?;
-        a.mov(ds, ax)?;
+        emit_reset_setup16(a)?;
         a.mov(al, 0x01u32)?;
         a.out(0x80, al)?; // POST 01: reset vector reached
                           // The counters live in RAM, which starts zeroed; clear them anyway (warm resets).
@@ -312,18 +307,7 @@ struct Pm<'a> {
 
 deref_code32!(Pm);
 
-impl<'a> Pm<'a> {
-    fn new(
-        a: &'a mut CodeAssembler,
-        rom: &'a mut RomBuilder,
-        hex: u16,
-        addrs: LabelAddrs,
-    ) -> Result<Self, IcedError> {
-        let c = Code32::new(a, rom, hex, addrs, 0x30);
-        let dec = c.a.create_label();
-        Ok(Self { c, dec })
-    }
-
+impl Pm<'_> {
     /// A protected-mode check: prints `name`, arms recovery (an exception during `body`
     /// resumes at the FAIL path with the stack restored), runs `body` (jumps to `fail` on a
     /// mismatch, falls through on success), prints PASS or FAIL and counts it.
@@ -469,13 +453,7 @@ impl<'a> Pm<'a> {
 fn protected_mode_main(pm: &mut Pm) -> R {
     {
         let a = &mut *pm.a;
-        a.mov(ax, u32::from(DATA_SEL))?;
-        a.mov(ds, ax)?;
-        a.mov(es, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(fs, ax)?;
-        a.mov(gs, ax)?;
-        a.mov(esp, PM_STACK)?;
+        emit_flat_segments32(a, DATA_SEL, PM_STACK)?;
         a.mov(al, 0x03u32)?;
         a.out(0x80, al)?; // POST 03: protected mode
     }

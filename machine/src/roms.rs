@@ -362,6 +362,31 @@ impl<'a> Code32<'a> {
     }
 }
 
+/// Emits the usual first real-mode instructions after reset: CLI; CLD; SS = ES = 0,
+/// SP = 0x7000; DS = 0xF000 (the ROM). Clobbers AX.
+pub fn emit_reset_setup16(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.cli()?;
+    a.cld()?;
+    a.xor(ax, ax)?;
+    a.mov(ss, ax)?;
+    a.mov(es, ax)?;
+    a.mov(sp, 0x7000u32)?;
+    a.mov(ax, 0xF000u32)?;
+    a.mov(ds, ax)
+}
+
+/// Emits 32-bit code that loads the data selector `sel` into DS, ES, SS, FS and GS and
+/// sets ESP to `stack`. Clobbers AX.
+pub fn emit_flat_segments32(a: &mut CodeAssembler, sel: u16, stack: u32) -> Result<(), IcedError> {
+    a.mov(ax, u32::from(sel))?;
+    a.mov(ds, ax)?;
+    a.mov(es, ax)?;
+    a.mov(ss, ax)?;
+    a.mov(fs, ax)?;
+    a.mov(gs, ax)?;
+    a.mov(esp, stack)
+}
+
 /// Emits 32-bit code that writes "Shutdown" (placed in `rom`'s data area) to port 0x8900,
 /// which ends a Bochs run, then halts for good (CLI; HLT in a loop). Clobbers AL, DX, ESI.
 pub fn emit_bochs_shutdown32(a: &mut CodeAssembler, rom: &mut RomBuilder) -> Result<(), IcedError> {

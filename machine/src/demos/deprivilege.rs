@@ -43,8 +43,8 @@
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
 use crate::roms::{
-    deref_code32, emit_bochs_shutdown32, rom_addr, two_pass, Code32, LabelAddrs, RomBuilder,
-    CODE16_OFFSET, CODE32_OFFSET,
+    deref_code32, emit_bochs_shutdown32, emit_flat_segments32, emit_reset_setup16, rom_addr,
+    two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
 };
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
@@ -204,7 +204,9 @@ fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     rom.code16(&mut a16)?;
 
     let mut a = CodeAssembler::new(32)?;
-    let mut m = Mon::new(&mut a, &mut rom, hex, addrs.clone())?;
+    let c = Code32::new(&mut a, &mut rom, hex, addrs.clone(), 0x80);
+    let names = c.a.create_label();
+    let mut m = Mon { c, names };
     monitor_main(&mut m)?;
     m.helpers()?;
     m.handlers()?;
@@ -227,14 +229,7 @@ fn real_mode(a: &mut CodeAssembler, rom: &mut RomBuilder) -> R {
     gdtr.extend_from_slice(&((GDT.len() * 8 - 1) as u16).to_le_bytes());
     gdtr.extend_from_slice(&var::GDT.to_le_bytes());
     let gdtr = rom.data(&gdtr);
-    a.cli()?;
-    a.cld()?;
-    a.xor(ax, ax)?;
-    a.mov(ss, ax)?;
-    a.mov(es, ax)?;
-    a.mov(sp, 0x7000u32)?;
-    a.mov(ax, 0xF000u32)?;
-    a.mov(ds, ax)?;
+    emit_reset_setup16(a)?;
     for (i, d) in GDT.iter().enumerate() {
         let at = var::GDT + 8 * i as u32;
         a.mov(dword_ptr(at).es(), *d as u32)?;
@@ -258,18 +253,7 @@ struct Mon<'a> {
 
 deref_code32!(Mon);
 
-impl<'a> Mon<'a> {
-    fn new(
-        a: &'a mut CodeAssembler,
-        rom: &'a mut RomBuilder,
-        hex: u16,
-        addrs: LabelAddrs,
-    ) -> Result<Self, IcedError> {
-        let c = Code32::new(a, rom, hex, addrs, 0x80);
-        let names = c.a.create_label();
-        Ok(Self { c, names })
-    }
-
+impl Mon<'_> {
     /// Prints the dword at `m` as `digits` hex digits (EAX clobbered).
     fn hex_mem(&mut self, m: AsmMemoryOperand, digits: u32) -> R {
         self.a.mov(eax, m)?;
@@ -661,16 +645,7 @@ impl<'a> Mon<'a> {
 
 /// The monitor: segments, IDT, TSS, paging, the two runs, the verdict.
 fn monitor_main(m: &mut Mon) -> R {
-    {
-        let a = &mut *m.a;
-        a.mov(ax, u32::from(MON_DS))?;
-        a.mov(ds, ax)?;
-        a.mov(es, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(fs, ax)?;
-        a.mov(gs, ax)?;
-        a.mov(esp, MAIN_STACK)?;
-    }
+    emit_flat_segments32(m.a, MON_DS, MAIN_STACK)?;
     m.say("vtx32 demo deprivilege: a ring-0 monitor runs a guest kernel written for ring 0\n")?;
     m.say("deprivileged; privileged instructions trap, sensitive unprivileged ones leak\n")?;
     setup_idt(m)?;
