@@ -159,18 +159,36 @@ pub fn rom16(
 /// Emits code that writes the NUL-terminated string at DS:`offset` to port 0xE9
 /// (clobbers AL and SI).
 pub fn emit_puts16(a: &mut CodeAssembler, offset: u16) -> Result<(), IcedError> {
+    a.mov(si, offset as u32)?;
+    emit_out_string(a, Some(0xE9))
+}
+
+/// Emits a loop that writes the NUL-terminated string at DS:SI (16-bit code) or flat ESI
+/// (32-bit code) to port `port`, or to port DX if `None`; SI/ESI ends at the NUL.
+/// Clobbers AL.
+fn emit_out_string(a: &mut CodeAssembler, port: Option<u8>) -> Result<(), IcedError> {
+    let wide = a.bitness() == 32;
     let mut top = a.create_label();
     let mut done = a.create_label();
-    a.mov(si, offset as u32)?;
     a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(si))?;
+    if wide {
+        a.mov(al, byte_ptr(esi))?;
+    } else {
+        a.mov(al, byte_ptr(si))?;
+    }
     a.test(al, al)?;
     a.jz(done)?;
-    a.out(0xE9, al)?;
-    a.inc(si)?;
+    match port {
+        Some(p) => a.out(u32::from(p), al)?,
+        None => a.out(dx, al)?,
+    }
+    if wide {
+        a.inc(esi)?;
+    } else {
+        a.inc(si)?;
+    }
     a.jmp(top)?;
-    a.set_label(&mut done)?;
-    Ok(())
+    a.set_label(&mut done)
 }
 
 /// Emits the 32-bit subroutine `puts` at `label`: writes the NUL-terminated string at flat
@@ -388,22 +406,16 @@ pub fn emit_flat_segments32(a: &mut CodeAssembler, sel: u16, stack: u32) -> Resu
 }
 
 /// Emits 32-bit code that writes "Shutdown" (placed in `rom`'s data area) to port 0x8900,
-/// which ends a Bochs run, then halts for good (CLI; HLT in a loop). Clobbers AL, DX, ESI.
+/// which ends a Bochs run, then halts for good (CLI, then HLT in a loop). Clobbers AL, DX,
+/// ESI.
 pub fn emit_bochs_shutdown32(a: &mut CodeAssembler, rom: &mut RomBuilder) -> Result<(), IcedError> {
     let bye = rom_addr(rom.string("Shutdown"));
-    let mut top = a.create_label();
     let mut halt = a.create_label();
     a.mov(dx, 0x8900u32)?;
     a.mov(esi, bye)?;
-    a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(esi))?;
-    a.test(al, al)?;
-    a.jz(halt)?;
-    a.out(dx, al)?;
-    a.inc(esi)?;
-    a.jmp(top)?;
-    a.set_label(&mut halt)?;
+    emit_out_string(a, None)?;
     a.cli()?;
+    a.set_label(&mut halt)?;
     a.hlt()?;
     a.jmp(halt)
 }
@@ -449,17 +461,8 @@ pub fn hello_rom(text: &str, exit_code: u8) -> Vec<u8> {
         a.out(0xF4, al)?;
         // Bochs way: the string "Shutdown" to port 0x8900.
         a.mov(dx, 0x8900u32)?;
-        let mut top = a.create_label();
-        let mut done = a.create_label();
         a.mov(si, bye as u32)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(si))?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(dx, al)?;
-        a.inc(si)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
+        emit_out_string(a, None)?;
         a.cli()?;
         a.hlt()?;
         Ok(())
