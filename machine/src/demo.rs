@@ -19,10 +19,12 @@
 //! The printing helpers avoid shift and divide instructions (rotations are ADD+ADC, decimal
 //! digits by subtraction) so the output stays readable while those families are missing.
 
-use crate::roms::{rom_addr, RomBuilder, CODE16_OFFSET, CODE32_OFFSET};
+use crate::roms::{
+    deref_code32, emit_bochs_shutdown32, emit_flat_segments32, emit_reset_setup16, label_addr,
+    rom_addr, two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
+};
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use std::collections::HashMap;
 
 type R = Result<(), IcedError>;
 
@@ -55,26 +57,12 @@ const PM_STACK: u32 = 0x9_0000;
 /// Vectors whose exceptions push an error code (SDM Vol. 3 Table 6-1).
 const HAS_ERROR_CODE: [u8; 7] = [8, 10, 11, 12, 13, 14, 17];
 
-/// Flat addresses of the 32-bit code's labels that code loads as values (IDT gates,
-/// recovery points). 32-bit `code_asm` has no label-valued operands, so the ROM is
-/// assembled twice: the first pass finds the addresses, the second uses them. Every use is
-/// a `mov r32, imm32` or `mov m32, imm32`, whose size does not depend on the value, so the
-/// layout is the same in both passes.
-type Addrs = HashMap<CodeLabel, u32>;
-
-fn addr_of(addrs: &Addrs, l: CodeLabel) -> u32 {
-    addrs.get(&l).copied().unwrap_or(0)
-}
-
-/// Builds the demo ROM image (64 KiB).
+/// Builds the demo ROM image (64 KiB), in two passes (see [`LabelAddrs`]).
 pub fn demo_rom() -> Vec<u8> {
-    let (_, first) = build(&Addrs::new()).expect("the demo ROM assembles");
-    let (image, second) = build(&first).expect("the demo ROM assembles");
-    assert_eq!(first, second, "demo ROM layout differs between passes");
-    image
+    two_pass("the demo ROM", build)
 }
 
-fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
+fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     let mut rom = RomBuilder::new();
     let hex = rom.data(b"0123456789abcdef");
 
@@ -94,10 +82,12 @@ fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
     rom.code16(&mut a16)?;
 
     let mut a32 = CodeAssembler::new(32)?;
-    let mut pm = Pm::new(&mut a32, &mut rom, hex, addrs.clone())?;
+    let c = Code32::new(&mut a32, &mut rom, hex, addrs.clone(), 0x30);
+    let dec = c.a.create_label();
+    let mut pm = Pm { c, dec };
     protected_mode_main(&mut pm)?;
     pm.helpers()?;
-    let placed = std::mem::take(&mut pm.placed);
+    let placed = std::mem::take(&mut pm.c.placed);
     let found = rom.code32_labels(&mut a32, &placed)?;
     Ok((rom.finish(CODE16_OFFSET), found))
 }
@@ -204,14 +194,7 @@ impl Rm<'_> {
 fn real_mode(rm: &mut Rm) -> R {
     {
         let a = &mut *rm.a;
-        a.cli()?;
-        a.cld()?;
-        a.xor(ax, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(es, ax)?;
-        a.mov(sp, 0x7000u32)?;
-        a.mov(ax, 0xF000u32)?;
-        a.mov(ds, ax)?;
+        emit_reset_setup16(a)?;
         a.mov(al, 0x01u32)?;
         a.out(0x80, al)?; // POST 01: reset vector reached
                           // The counters live in RAM, which starts zeroed; clear them anyway (warm resets).
@@ -318,73 +301,13 @@ fn enter_protected_mode(rm: &mut Rm) -> R {
 
 /// Protected-mode assembly context.
 struct Pm<'a> {
-    a: &'a mut CodeAssembler,
-    rom: &'a mut RomBuilder,
-    hex: u16,
-    puts: CodeLabel,
-    hexn: CodeLabel,
+    c: Code32<'a>,
     dec: CodeLabel,
-    common: CodeLabel,
-    stubs: Vec<(u8, CodeLabel)>,
-    /// Label addresses from the previous pass.
-    addrs: Addrs,
-    /// Labels whose addresses are taken, as placed in this pass.
-    placed: Vec<CodeLabel>,
 }
 
-impl<'a> Pm<'a> {
-    fn new(
-        a: &'a mut CodeAssembler,
-        rom: &'a mut RomBuilder,
-        hex: u16,
-        addrs: Addrs,
-    ) -> Result<Self, IcedError> {
-        let puts = a.create_label();
-        let hexn = a.create_label();
-        let dec = a.create_label();
-        let common = a.create_label();
-        let stubs = (0u8..32)
-            .chain([0x30])
-            .map(|v| (v, a.create_label()))
-            .collect();
-        Ok(Self {
-            a,
-            rom,
-            hex,
-            puts,
-            hexn,
-            dec,
-            common,
-            stubs,
-            addrs,
-            placed: Vec::new(),
-        })
-    }
+deref_code32!(Pm);
 
-    /// Sets a label whose address code loads (see [`Addrs`]).
-    fn place(&mut self, l: &mut CodeLabel) -> R {
-        self.a.set_label(l)?;
-        self.placed.push(*l);
-        Ok(())
-    }
-
-    /// Prints `s` (ESI = its flat address; preserved registers).
-    fn say(&mut self, s: &str) -> R {
-        let off = self.rom.string(s);
-        self.a.push(esi)?;
-        self.a.mov(esi, rom_addr(off))?;
-        self.a.call(self.puts)?;
-        self.a.pop(esi)
-    }
-
-    /// Prints EAX as `digits` hex digits.
-    fn print_hex(&mut self, digits: u32) -> R {
-        self.a.push(ecx)?;
-        self.a.mov(ecx, digits)?;
-        self.a.call(self.hexn)?;
-        self.a.pop(ecx)
-    }
-
+impl Pm<'_> {
     /// A protected-mode check: prints `name`, arms recovery (an exception during `body`
     /// resumes at the FAIL path with the stack restored), runs `body` (jumps to `fail` on a
     /// mismatch, falls through on success), prints PASS or FAIL and counts it.
@@ -392,7 +315,7 @@ impl<'a> Pm<'a> {
         let mut fail = self.a.create_label();
         let mut end = self.a.create_label();
         self.say(&format!("  {name:<40}"))?;
-        let fail_addr = addr_of(&self.addrs, fail);
+        let fail_addr = label_addr(&self.addrs, fail);
         let a = &mut *self.a;
         a.mov(dword_ptr(var::LAST_VEC), 0xFFFF_FFFFu32 as i32)?;
         a.mov(dword_ptr(var::RECOVER_ESP), esp)?;
@@ -415,7 +338,7 @@ impl<'a> Pm<'a> {
     /// Checks that the last exception had vector `v`, pushed EIP = `at` and, if given,
     /// error code `err`.
     fn expect_exception(&mut self, v: u32, at: CodeLabel, err: Option<u32>, fail: CodeLabel) -> R {
-        let at_addr = addr_of(&self.addrs, at);
+        let at_addr = label_addr(&self.addrs, at);
         let a = &mut *self.a;
         a.cmp(dword_ptr(var::LAST_VEC), v as i32)?;
         a.jne(fail)?;
@@ -429,69 +352,12 @@ impl<'a> Pm<'a> {
         Ok(())
     }
 
-    /// Rotates `r` left by 4 with ADD+ADC only.
-    fn rol4(a: &mut CodeAssembler, r: AsmRegister32) -> R {
-        for _ in 0..4 {
-            a.add(r, r)?;
-            a.adc(r, 0)?;
-        }
-        Ok(())
-    }
-
     /// Helper subroutines: `puts` (ESI), `hexn` (EAX, ECX digits), `dec` (EAX < 1000),
     /// the exception stubs and the common handler.
     fn helpers(&mut self) -> R {
-        let hex = rom_addr(self.hex);
-        let a = &mut *self.a;
-
-        // puts: writes the NUL-terminated string at ESI to port 0xE9.
-        let mut top = a.create_label();
-        let mut done = a.create_label();
-        a.set_label(&mut self.puts)?;
-        a.push(eax)?;
-        a.push(esi)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(esi))?;
-        a.inc(esi)?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(0xE9, al)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
-        a.pop(esi)?;
-        a.pop(eax)?;
-        a.ret()?;
-
-        // hexn: prints the low ECX (1-8) hex digits of EAX.
-        let mut skip = a.create_label();
-        let mut digit = a.create_label();
-        a.set_label(&mut self.hexn)?;
-        a.push(eax)?;
-        a.push(ebx)?;
-        a.push(ecx)?;
-        a.push(edx)?;
-        a.mov(edx, eax)?;
-        a.mov(ebx, 8)?;
-        a.sub(ebx, ecx)?;
-        a.set_label(&mut skip)?;
-        a.test(ebx, ebx)?;
-        a.jz(digit)?;
-        Self::rol4(a, edx)?;
-        a.dec(ebx)?;
-        a.jmp(skip)?;
-        a.set_label(&mut digit)?;
-        Self::rol4(a, edx)?;
-        a.mov(ebx, edx)?;
-        a.and(ebx, 0xF)?;
-        a.mov(al, byte_ptr(ebx + hex))?;
-        a.out(0xE9, al)?;
-        a.dec(ecx)?;
-        a.jnz(digit)?;
-        a.pop(edx)?;
-        a.pop(ecx)?;
-        a.pop(ebx)?;
-        a.pop(eax)?;
-        a.ret()?;
+        // puts (ESI) and hexn (EAX, ECX digits): see crate::roms.
+        self.print_subroutines()?;
+        let a = &mut *self.c.a;
 
         // dec: prints EAX (0-999) in decimal, digits by repeated subtraction.
         let mut hundreds = a.create_label();
@@ -546,17 +412,7 @@ impl<'a> Pm<'a> {
     /// pushed EIP, prints them, then resumes the current check at its recovery point, or
     /// returns with IRET when none is armed (INT 0x30).
     fn exception_handlers(&mut self) -> R {
-        let stubs = std::mem::take(&mut self.stubs);
-        for (v, mut l) in stubs.iter().copied() {
-            self.place(&mut l)?;
-            let a = &mut *self.a;
-            if !HAS_ERROR_CODE.contains(&v) {
-                a.push(0)?;
-            }
-            a.push(u32::from(v))?;
-            a.jmp(self.common)?;
-        }
-        self.stubs = stubs;
+        self.exception_stubs(&HAS_ERROR_CODE)?;
 
         let mut common = self.common;
         let mut iret = self.a.create_label();
@@ -597,13 +453,7 @@ impl<'a> Pm<'a> {
 fn protected_mode_main(pm: &mut Pm) -> R {
     {
         let a = &mut *pm.a;
-        a.mov(ax, u32::from(DATA_SEL))?;
-        a.mov(ds, ax)?;
-        a.mov(es, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(fs, ax)?;
-        a.mov(gs, ax)?;
-        a.mov(esp, PM_STACK)?;
+        emit_flat_segments32(a, DATA_SEL, PM_STACK)?;
         a.mov(al, 0x03u32)?;
         a.out(0x80, al)?; // POST 03: protected mode
     }
@@ -622,7 +472,7 @@ fn setup_idt(pm: &mut Pm) -> R {
         // Gate: offset 15:0 | selector | 0x8E00 (P, DPL 0, 32-bit interrupt gate) | offset 31:16.
         // Built without shifts: store the offset twice, then overwrite the other halves.
         let g = var::IDT + u32::from(v) * 8;
-        a.mov(eax, addr_of(&addrs, l))?;
+        a.mov(eax, label_addr(&addrs, l))?;
         a.mov(dword_ptr(g), eax)?;
         a.mov(word_ptr(g + 2), u32::from(CODE_SEL))?;
         a.mov(dword_ptr(g + 4), eax)?;
@@ -652,8 +502,8 @@ fn exception_checks(pm: &mut Pm) -> R {
     pm.check("DIV by zero raises #DE", |pm, fail| {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
-        let a = &mut *pm.a;
-        a.mov(eax, addr_of(&pm.addrs, resume))?;
+        let a = &mut *pm.c.a;
+        a.mov(eax, label_addr(&pm.c.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.xor(ecx, ecx)?;
         a.mov(eax, 1)?;
@@ -668,8 +518,8 @@ fn exception_checks(pm: &mut Pm) -> R {
     pm.check("bad selector raises #GP(0080)", |pm, fail| {
         let mut at = pm.a.create_label();
         let mut resume = pm.a.create_label();
-        let a = &mut *pm.a;
-        a.mov(eax, addr_of(&pm.addrs, resume))?;
+        let a = &mut *pm.c.a;
+        a.mov(eax, label_addr(&pm.c.addrs, resume))?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
         a.mov(eax, BAD_SEL)?;
         pm.place(&mut at)?;
@@ -685,7 +535,7 @@ fn exception_checks(pm: &mut Pm) -> R {
         a.mov(dword_ptr(var::RECOVER_EIP), 0)?; // the handler returns with IRET
         a.int(0x30)?;
         pm.place(&mut after)?;
-        let fail_addr = addr_of(&pm.addrs, fail);
+        let fail_addr = label_addr(&pm.addrs, fail);
         let a = &mut *pm.a;
         a.mov(eax, fail_addr)?;
         a.mov(dword_ptr(var::RECOVER_EIP), eax)?;
@@ -882,7 +732,7 @@ fn system_checks(pm: &mut Pm) -> R {
         pm.say("(")?;
         pm.a.push(esi)?;
         pm.a.mov(esi, var::SCRATCH)?;
-        pm.a.call(pm.puts)?;
+        pm.c.a.call(pm.c.puts)?;
         pm.a.pop(esi)?;
         pm.say(") ")?;
         pm.a.pop(eax)?;
@@ -912,33 +762,18 @@ fn finish(pm: &mut Pm) -> R {
     pm.a.out(0x80, al)?; // POST 05: checks done
     pm.say("vtx32 demo: ")?;
     pm.a.mov(eax, dword_ptr(var::PASSED))?;
-    pm.a.call(pm.dec)?;
+    pm.c.a.call(pm.dec)?;
     pm.say("/")?;
     pm.a.mov(eax, dword_ptr(var::TOTAL))?;
-    pm.a.call(pm.dec)?;
+    pm.c.a.call(pm.dec)?;
     pm.say(" checks passed\n")?;
 
-    let bye = rom_addr(pm.rom.string("Shutdown"));
-    let mut top = pm.a.create_label();
-    let mut halt = pm.a.create_label();
-    let a = &mut *pm.a;
+    let a = &mut *pm.c.a;
     // QEMU isa-debug-exit: 0 when everything passed (host status 1), else 1 (status 3).
     a.mov(eax, dword_ptr(var::PASSED))?;
     a.cmp(eax, dword_ptr(var::TOTAL))?;
     a.setne(al)?;
     a.out(0xF4, al)?;
     // Bochs: "Shutdown" to port 0x8900.
-    a.mov(dx, 0x8900u32)?;
-    a.mov(esi, bye)?;
-    a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(esi))?;
-    a.test(al, al)?;
-    a.jz(halt)?;
-    a.out(dx, al)?;
-    a.inc(esi)?;
-    a.jmp(top)?;
-    a.set_label(&mut halt)?;
-    a.cli()?;
-    a.hlt()?;
-    a.jmp(halt)
+    emit_bochs_shutdown32(a, pm.c.rom)
 }

@@ -159,18 +159,292 @@ pub fn rom16(
 /// Emits code that writes the NUL-terminated string at DS:`offset` to port 0xE9
 /// (clobbers AL and SI).
 pub fn emit_puts16(a: &mut CodeAssembler, offset: u16) -> Result<(), IcedError> {
+    a.mov(si, offset as u32)?;
+    emit_out_string(a, Some(0xE9))
+}
+
+/// Emits a loop that writes the NUL-terminated string at DS:SI (16-bit code) or flat ESI
+/// (32-bit code) to port `port`, or to port DX if `None`; SI/ESI ends at the NUL.
+/// Clobbers AL.
+fn emit_out_string(a: &mut CodeAssembler, port: Option<u8>) -> Result<(), IcedError> {
+    let wide = a.bitness() == 32;
     let mut top = a.create_label();
     let mut done = a.create_label();
-    a.mov(si, offset as u32)?;
     a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(si))?;
+    if wide {
+        a.mov(al, byte_ptr(esi))?;
+    } else {
+        a.mov(al, byte_ptr(si))?;
+    }
+    a.test(al, al)?;
+    a.jz(done)?;
+    match port {
+        Some(p) => a.out(u32::from(p), al)?,
+        None => a.out(dx, al)?,
+    }
+    if wide {
+        a.inc(esi)?;
+    } else {
+        a.inc(si)?;
+    }
+    a.jmp(top)?;
+    a.set_label(&mut done)
+}
+
+/// Emits the 32-bit subroutine `puts` at `label`: writes the NUL-terminated string at flat
+/// ESI to port 0xE9 (registers preserved). Call it with [`emit_say32`].
+pub fn emit_puts32(a: &mut CodeAssembler, label: &mut CodeLabel) -> Result<(), IcedError> {
+    let mut top = a.create_label();
+    let mut done = a.create_label();
+    a.set_label(label)?;
+    a.push(eax)?;
+    a.push(esi)?;
+    a.set_label(&mut top)?;
+    a.mov(al, byte_ptr(esi))?;
+    a.inc(esi)?;
     a.test(al, al)?;
     a.jz(done)?;
     a.out(0xE9, al)?;
-    a.inc(si)?;
     a.jmp(top)?;
     a.set_label(&mut done)?;
-    Ok(())
+    a.pop(esi)?;
+    a.pop(eax)?;
+    a.ret()
+}
+
+/// Emits the 32-bit subroutine `hexn` at `label`: prints the low ECX (1-8) hex digits of
+/// EAX, most significant first, through the 16-byte digit table at flat address `hex`
+/// (registers preserved). It rotates with ADD+ADC only. Call it with [`emit_print_hex32`].
+pub fn emit_hexn32(
+    a: &mut CodeAssembler,
+    label: &mut CodeLabel,
+    hex: u32,
+) -> Result<(), IcedError> {
+    // Rotates `r` left by 4.
+    fn rol4(a: &mut CodeAssembler, r: AsmRegister32) -> Result<(), IcedError> {
+        for _ in 0..4 {
+            a.add(r, r)?;
+            a.adc(r, 0)?;
+        }
+        Ok(())
+    }
+    let mut skip = a.create_label();
+    let mut digit = a.create_label();
+    a.set_label(label)?;
+    a.push(eax)?;
+    a.push(ebx)?;
+    a.push(ecx)?;
+    a.push(edx)?;
+    a.mov(edx, eax)?;
+    // Skip the 8 - ECX digits not printed.
+    a.mov(ebx, 8)?;
+    a.sub(ebx, ecx)?;
+    a.set_label(&mut skip)?;
+    a.test(ebx, ebx)?;
+    a.jz(digit)?;
+    rol4(a, edx)?;
+    a.dec(ebx)?;
+    a.jmp(skip)?;
+    a.set_label(&mut digit)?;
+    rol4(a, edx)?;
+    a.mov(ebx, edx)?;
+    a.and(ebx, 0xF)?;
+    a.mov(al, byte_ptr(ebx + hex))?;
+    a.out(0xE9, al)?;
+    a.dec(ecx)?;
+    a.jnz(digit)?;
+    a.pop(edx)?;
+    a.pop(ecx)?;
+    a.pop(ebx)?;
+    a.pop(eax)?;
+    a.ret()
+}
+
+/// A 32-bit assembly context for ROMs built in two passes ([`two_pass`]) that print
+/// through port 0xE9: the assembler, the ROM (strings, data), the labels of the `puts`
+/// ([`emit_puts32`]) and `hexn` ([`emit_hexn32`]) subroutines, and the label addresses.
+pub struct Code32<'a> {
+    pub a: &'a mut CodeAssembler,
+    pub rom: &'a mut RomBuilder,
+    /// Offset of the 16-byte hex digit table in the image.
+    pub hex: u16,
+    pub puts: CodeLabel,
+    pub hexn: CodeLabel,
+    /// The common exception handler, where each stub jumps.
+    pub common: CodeLabel,
+    /// The per-vector exception stubs: vectors 0-31 and one more (a software interrupt).
+    pub stubs: Vec<(u8, CodeLabel)>,
+    /// Label addresses from the previous pass.
+    pub addrs: LabelAddrs,
+    /// Labels whose addresses are taken, as placed in this pass.
+    pub placed: Vec<CodeLabel>,
+}
+
+/// Implements `Deref` and `DerefMut` to its [`Code32`] field `c` for a context type `$t<'a>`.
+macro_rules! deref_code32 {
+    ($t:ident) => {
+        impl<'a> std::ops::Deref for $t<'a> {
+            type Target = $crate::roms::Code32<'a>;
+            fn deref(&self) -> &Self::Target {
+                &self.c
+            }
+        }
+        impl std::ops::DerefMut for $t<'_> {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.c
+            }
+        }
+    };
+}
+pub(crate) use deref_code32;
+
+impl<'a> Code32<'a> {
+    /// A context whose digit table is at image offset `hex` (`b"0123456789abcdef"`), with
+    /// exception stubs for vectors 0-31 and `soft_vector`.
+    pub fn new(
+        a: &'a mut CodeAssembler,
+        rom: &'a mut RomBuilder,
+        hex: u16,
+        addrs: LabelAddrs,
+        soft_vector: u8,
+    ) -> Self {
+        let puts = a.create_label();
+        let hexn = a.create_label();
+        let common = a.create_label();
+        let stubs = (0u8..32)
+            .chain([soft_vector])
+            .map(|v| (v, a.create_label()))
+            .collect();
+        Self {
+            a,
+            rom,
+            hex,
+            puts,
+            hexn,
+            common,
+            stubs,
+            addrs,
+            placed: Vec::new(),
+        }
+    }
+
+    /// The address of `l` from the previous pass (0 in the first).
+    pub fn addr(&self, l: CodeLabel) -> u32 {
+        label_addr(&self.addrs, l)
+    }
+
+    /// Sets a label whose address code loads.
+    pub fn place(&mut self, l: &mut CodeLabel) -> Result<(), IcedError> {
+        self.a.set_label(l)?;
+        self.placed.push(*l);
+        Ok(())
+    }
+
+    /// Prints `s` (ESI = its flat address; registers preserved).
+    pub fn say(&mut self, s: &str) -> Result<(), IcedError> {
+        let off = self.rom.string(s);
+        self.a.push(esi)?;
+        self.a.mov(esi, rom_addr(off))?;
+        self.a.call(self.puts)?;
+        self.a.pop(esi)
+    }
+
+    /// Prints EAX as `digits` hex digits (registers preserved).
+    pub fn print_hex(&mut self, digits: u32) -> Result<(), IcedError> {
+        self.a.push(ecx)?;
+        self.a.mov(ecx, digits)?;
+        self.a.call(self.hexn)?;
+        self.a.pop(ecx)
+    }
+
+    /// Emits the `puts` and `hexn` subroutines.
+    pub fn print_subroutines(&mut self) -> Result<(), IcedError> {
+        emit_puts32(self.a, &mut self.puts)?;
+        emit_hexn32(self.a, &mut self.hexn, rom_addr(self.hex))
+    }
+
+    /// Emits the exception stubs (each placed): a zero error code pushed unless the vector
+    /// is in `has_error_code`, then the vector, then a jump to `common` (not emitted here).
+    pub fn exception_stubs(&mut self, has_error_code: &[u8]) -> Result<(), IcedError> {
+        let stubs = std::mem::take(&mut self.stubs);
+        for (v, mut l) in stubs.iter().copied() {
+            self.place(&mut l)?;
+            if !has_error_code.contains(&v) {
+                self.a.push(0)?;
+            }
+            self.a.push(u32::from(v))?;
+            self.a.jmp(self.common)?;
+        }
+        self.stubs = stubs;
+        Ok(())
+    }
+}
+
+/// Emits the usual first real-mode instructions after reset: CLI; CLD; SS = ES = 0,
+/// SP = 0x7000; DS = 0xF000 (the ROM). Clobbers AX.
+pub fn emit_reset_setup16(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.cli()?;
+    a.cld()?;
+    a.xor(ax, ax)?;
+    a.mov(ss, ax)?;
+    a.mov(es, ax)?;
+    a.mov(sp, 0x7000u32)?;
+    a.mov(ax, 0xF000u32)?;
+    a.mov(ds, ax)
+}
+
+/// Emits 32-bit code that loads the data selector `sel` into DS, ES, SS, FS and GS and
+/// sets ESP to `stack`. Clobbers AX.
+pub fn emit_flat_segments32(a: &mut CodeAssembler, sel: u16, stack: u32) -> Result<(), IcedError> {
+    a.mov(ax, u32::from(sel))?;
+    a.mov(ds, ax)?;
+    a.mov(es, ax)?;
+    a.mov(ss, ax)?;
+    a.mov(fs, ax)?;
+    a.mov(gs, ax)?;
+    a.mov(esp, stack)
+}
+
+/// Emits 32-bit code that writes "Shutdown" (placed in `rom`'s data area) to port 0x8900,
+/// which ends a Bochs run, then halts for good (CLI, then HLT in a loop). Clobbers AL, DX,
+/// ESI.
+pub fn emit_bochs_shutdown32(a: &mut CodeAssembler, rom: &mut RomBuilder) -> Result<(), IcedError> {
+    let bye = rom_addr(rom.string("Shutdown"));
+    let mut halt = a.create_label();
+    a.mov(dx, 0x8900u32)?;
+    a.mov(esi, bye)?;
+    emit_out_string(a, None)?;
+    a.cli()?;
+    a.set_label(&mut halt)?;
+    a.hlt()?;
+    a.jmp(halt)
+}
+
+/// Flat addresses of the 32-bit code's labels that code loads as values (IDT gates,
+/// recovery points). 32-bit `code_asm` has no label-valued operands, so such a ROM is
+/// assembled twice ([`two_pass`]): the first pass finds the addresses, the second uses
+/// them. Every use must be a `mov r32, imm32` or `mov m32, imm32`, whose size does not
+/// depend on the value, so that the layout is the same in both passes.
+pub type LabelAddrs = std::collections::HashMap<CodeLabel, u32>;
+
+/// The address of `l` from the previous pass (0 in the first).
+pub fn label_addr(addrs: &LabelAddrs, l: CodeLabel) -> u32 {
+    addrs.get(&l).copied().unwrap_or(0)
+}
+
+/// Builds a ROM in two passes (see [`LabelAddrs`]): `build` gets the label addresses of
+/// the previous pass and returns the image and the addresses it placed. Panics, naming
+/// `what`, if it does not assemble or the layout differs between the passes.
+pub fn two_pass(
+    what: &str,
+    build: impl Fn(&LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError>,
+) -> Vec<u8> {
+    let assemble =
+        |addrs: &LabelAddrs| build(addrs).unwrap_or_else(|e| panic!("{what} assembles: {e:?}"));
+    let (_, first) = assemble(&LabelAddrs::new());
+    let (image, second) = assemble(&first);
+    assert_eq!(first, second, "{what} layout differs between passes");
+    image
 }
 
 /// The hello-world ROM: prints `text` through port 0xE9 and writes `exit_code` to the
@@ -187,17 +461,8 @@ pub fn hello_rom(text: &str, exit_code: u8) -> Vec<u8> {
         a.out(0xF4, al)?;
         // Bochs way: the string "Shutdown" to port 0x8900.
         a.mov(dx, 0x8900u32)?;
-        let mut top = a.create_label();
-        let mut done = a.create_label();
         a.mov(si, bye as u32)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(si))?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(dx, al)?;
-        a.inc(si)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
+        emit_out_string(a, None)?;
         a.cli()?;
         a.hlt()?;
         Ok(())

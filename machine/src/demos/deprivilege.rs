@@ -42,16 +42,14 @@
 //! | 0xF4000 | monitor code (ROM) |
 //! | 0xF9000 / 0xFA000 | guest kernel code page / application code page (ROM) |
 
-use crate::roms::{rom_addr, RomBuilder, CODE16_OFFSET, CODE32_OFFSET};
+use crate::roms::{
+    deref_code32, emit_bochs_shutdown32, emit_flat_segments32, emit_reset_setup16, rom_addr,
+    two_pass, Code32, LabelAddrs, RomBuilder, CODE16_OFFSET, CODE32_OFFSET,
+};
 use iced_x86::code_asm::*;
 use iced_x86::IcedError;
-use std::collections::HashMap;
 
 type R = Result<(), IcedError>;
-
-/// Monitor label addresses from the previous assembly pass (as in [`crate::demo`]: every
-/// use is a fixed-size `mov r32/m32, imm32`, so both passes have the same layout).
-type Addrs = HashMap<CodeLabel, u32>;
 
 /// Monitor variables (RAM).
 mod var {
@@ -194,16 +192,10 @@ const HAS_ERROR_CODE: [u8; 8] = [8, 10, 11, 12, 13, 14, 17, 21];
 
 /// Builds the demo ROM image (64 KiB).
 pub fn rom() -> Vec<u8> {
-    let (_, first) = build(&Addrs::new()).expect("the deprivilege demo assembles");
-    let (image, second) = build(&first).expect("the deprivilege demo assembles");
-    assert_eq!(
-        first, second,
-        "deprivilege demo layout differs between passes"
-    );
-    image
+    two_pass("the deprivilege demo", build)
 }
 
-fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
+fn build(addrs: &LabelAddrs) -> Result<(Vec<u8>, LabelAddrs), IcedError> {
     let mut rom = RomBuilder::new();
     let hex = rom.data(b"0123456789abcdef");
 
@@ -212,11 +204,13 @@ fn build(addrs: &Addrs) -> Result<(Vec<u8>, Addrs), IcedError> {
     rom.code16(&mut a16)?;
 
     let mut a = CodeAssembler::new(32)?;
-    let mut m = Mon::new(&mut a, &mut rom, hex, addrs.clone())?;
+    let c = Code32::new(&mut a, &mut rom, hex, addrs.clone(), 0x80);
+    let names = c.a.create_label();
+    let mut m = Mon { c, names };
     monitor_main(&mut m)?;
     m.helpers()?;
     m.handlers()?;
-    let placed = std::mem::take(&mut m.placed);
+    let placed = std::mem::take(&mut m.c.placed);
     let found = rom.code32_at(CODE32_OFFSET, guest::KCODE_OFFSET, &mut a, &placed)?;
 
     let mut k = CodeAssembler::new(32)?;
@@ -235,14 +229,7 @@ fn real_mode(a: &mut CodeAssembler, rom: &mut RomBuilder) -> R {
     gdtr.extend_from_slice(&((GDT.len() * 8 - 1) as u16).to_le_bytes());
     gdtr.extend_from_slice(&var::GDT.to_le_bytes());
     let gdtr = rom.data(&gdtr);
-    a.cli()?;
-    a.cld()?;
-    a.xor(ax, ax)?;
-    a.mov(ss, ax)?;
-    a.mov(es, ax)?;
-    a.mov(sp, 0x7000u32)?;
-    a.mov(ax, 0xF000u32)?;
-    a.mov(ds, ax)?;
+    emit_reset_setup16(a)?;
     for (i, d) in GDT.iter().enumerate() {
         let at = var::GDT + 8 * i as u32;
         a.mov(dword_ptr(at).es(), *d as u32)?;
@@ -260,79 +247,17 @@ fn real_mode(a: &mut CodeAssembler, rom: &mut RomBuilder) -> R {
 
 /// Monitor assembly context.
 struct Mon<'a> {
-    a: &'a mut CodeAssembler,
-    rom: &'a mut RomBuilder,
-    hex: u16,
-    puts: CodeLabel,
-    hexn: CodeLabel,
+    c: Code32<'a>,
     names: CodeLabel,
-    common: CodeLabel,
-    stubs: Vec<(u8, CodeLabel)>,
-    addrs: Addrs,
-    placed: Vec<CodeLabel>,
 }
 
-impl<'a> Mon<'a> {
-    fn new(
-        a: &'a mut CodeAssembler,
-        rom: &'a mut RomBuilder,
-        hex: u16,
-        addrs: Addrs,
-    ) -> Result<Self, IcedError> {
-        let puts = a.create_label();
-        let hexn = a.create_label();
-        let names = a.create_label();
-        let common = a.create_label();
-        let stubs = (0u8..32)
-            .chain([0x80])
-            .map(|v| (v, a.create_label()))
-            .collect();
-        Ok(Self {
-            a,
-            rom,
-            hex,
-            puts,
-            hexn,
-            names,
-            common,
-            stubs,
-            addrs,
-            placed: Vec::new(),
-        })
-    }
+deref_code32!(Mon);
 
-    fn addr(&self, l: CodeLabel) -> u32 {
-        self.addrs.get(&l).copied().unwrap_or(0)
-    }
-
-    /// Sets a label whose address code loads.
-    fn place(&mut self, l: &mut CodeLabel) -> R {
-        self.a.set_label(l)?;
-        self.placed.push(*l);
-        Ok(())
-    }
-
-    /// Prints `s` (registers preserved).
-    fn say(&mut self, s: &str) -> R {
-        let off = self.rom.string(s);
-        self.a.push(esi)?;
-        self.a.mov(esi, rom_addr(off))?;
-        self.a.call(self.puts)?;
-        self.a.pop(esi)
-    }
-
-    /// Prints EAX as `digits` hex digits (registers preserved).
-    fn hex_eax(&mut self, digits: u32) -> R {
-        self.a.push(ecx)?;
-        self.a.mov(ecx, digits)?;
-        self.a.call(self.hexn)?;
-        self.a.pop(ecx)
-    }
-
+impl Mon<'_> {
     /// Prints the dword at `m` as `digits` hex digits (EAX clobbered).
     fn hex_mem(&mut self, m: AsmMemoryOperand, digits: u32) -> R {
         self.a.mov(eax, m)?;
-        self.hex_eax(digits)
+        self.print_hex(digits)
     }
 
     /// Prints bits `shift..shift+width` of the dword at `m` as one hex digit (EAX
@@ -341,7 +266,7 @@ impl<'a> Mon<'a> {
         self.a.mov(eax, m)?;
         self.a.shr(eax, shift)?;
         self.a.and(eax, mask)?;
-        self.hex_eax(1)
+        self.print_hex(1)
     }
 
     /// Ends a probe line: ORs `bit` into the leaks and prints `LEAK: why` if `leaked`
@@ -366,50 +291,7 @@ impl<'a> Mon<'a> {
     /// Subroutines: `puts` (ESI), `hexn` (EAX, ECX digits), `names` (the names of the
     /// leak bits set in EAX, each after a space).
     fn helpers(&mut self) -> R {
-        let hex = rom_addr(self.hex);
-        let a = &mut *self.a;
-        let mut top = a.create_label();
-        let mut done = a.create_label();
-        a.set_label(&mut self.puts)?;
-        a.push(eax)?;
-        a.push(esi)?;
-        a.set_label(&mut top)?;
-        a.mov(al, byte_ptr(esi))?;
-        a.inc(esi)?;
-        a.test(al, al)?;
-        a.jz(done)?;
-        a.out(0xE9, al)?;
-        a.jmp(top)?;
-        a.set_label(&mut done)?;
-        a.pop(esi)?;
-        a.pop(eax)?;
-        a.ret()?;
-
-        // hexn: the low ECX (1-8) hex digits of EAX, most significant first.
-        let mut digit = a.create_label();
-        a.set_label(&mut self.hexn)?;
-        a.push(eax)?;
-        a.push(ebx)?;
-        a.push(ecx)?;
-        a.push(edx)?;
-        a.mov(edx, eax)?;
-        // Rotate the wanted digits to the top: ROR by 4 * ECX.
-        a.shl(ecx, 2)?;
-        a.ror(edx, cl)?;
-        a.shr(ecx, 2)?;
-        a.set_label(&mut digit)?;
-        a.rol(edx, 4)?;
-        a.mov(ebx, edx)?;
-        a.and(ebx, 0xF)?;
-        a.mov(al, byte_ptr(ebx + hex))?;
-        a.out(0xE9, al)?;
-        a.dec(ecx)?;
-        a.jnz(digit)?;
-        a.pop(edx)?;
-        a.pop(ecx)?;
-        a.pop(ebx)?;
-        a.pop(eax)?;
-        a.ret()?;
+        self.print_subroutines()?;
 
         let mut names = self.names;
         self.a.set_label(&mut names)?;
@@ -427,16 +309,7 @@ impl<'a> Mon<'a> {
     /// the guest kernel uses (on #GP from CPL > 0), the hypercalls (INT 80h), the
     /// application's page fault, and any unexpected event (which ends the guest's run).
     fn handlers(&mut self) -> R {
-        let stubs = std::mem::take(&mut self.stubs);
-        for (v, mut l) in stubs.iter().copied() {
-            self.place(&mut l)?;
-            if !HAS_ERROR_CODE.contains(&v) {
-                self.a.push(0)?;
-            }
-            self.a.push(u32::from(v))?;
-            self.a.jmp(self.common)?;
-        }
-        self.stubs = stubs;
+        self.exception_stubs(&HAS_ERROR_CODE)?;
 
         let mut common = self.common;
         let mut back = self.a.create_label();
@@ -494,7 +367,7 @@ impl<'a> Mon<'a> {
         self.hex_mem(f(frame::ERR), 4)?;
         self.say(") cr2 ")?;
         self.a.mov(eax, cr2)?;
-        self.hex_eax(8)?;
+        self.print_hex(8)?;
         self.say(", kernel data still ")?;
         self.hex_mem(dword_ptr(guest::SECRET), 8)?;
         self.say("   no leak: supervisor page\n")?;
@@ -772,16 +645,7 @@ impl<'a> Mon<'a> {
 
 /// The monitor: segments, IDT, TSS, paging, the two runs, the verdict.
 fn monitor_main(m: &mut Mon) -> R {
-    {
-        let a = &mut *m.a;
-        a.mov(ax, u32::from(MON_DS))?;
-        a.mov(ds, ax)?;
-        a.mov(es, ax)?;
-        a.mov(ss, ax)?;
-        a.mov(fs, ax)?;
-        a.mov(gs, ax)?;
-        a.mov(esp, MAIN_STACK)?;
-    }
+    emit_flat_segments32(m.a, MON_DS, MAIN_STACK)?;
     m.say("vtx32 demo deprivilege: a ring-0 monitor runs a guest kernel written for ring 0\n")?;
     m.say("deprivileged; privileged instructions trap, sensitive unprivileged ones leak\n")?;
     setup_idt(m)?;
@@ -872,7 +736,7 @@ fn show_monitor(m: &mut Mon) -> R {
     m.hex_mem(dword_ptr(var::SCRATCH + 8), 4)?;
     m.say(", CR0 ")?;
     m.a.mov(eax, cr0)?;
-    m.hex_eax(8)?;
+    m.print_hex(8)?;
     m.say(" (PG: paging protects the monitor; TS: lazy FPU)\n")
 }
 
@@ -945,7 +809,7 @@ fn run_guest(m: &mut Mon, ring: u8) -> R {
     }
     m.say(&format!("  leaks under {model}:"))?;
     m.a.mov(eax, dword_ptr(saved))?;
-    m.a.call(m.names)?;
+    m.c.a.call(m.names)?;
     m.say("\n")
 }
 
@@ -977,18 +841,15 @@ fn finish(m: &mut Mon) -> R {
     m.say("1")?;
     m.a.sub(eax, 10)?;
     m.a.set_label(&mut units)?;
-    m.hex_eax(1)?;
+    m.print_hex(1)?;
     m.a.pop(eax)?;
     m.say(" kinds of leak observed:")?;
-    m.a.call(m.names)?;
+    m.c.a.call(m.names)?;
     m.say("\n")?;
 
-    let bye = rom_addr(m.rom.string("Shutdown"));
-    let mut top = m.a.create_label();
-    let mut halt = m.a.create_label();
     let mut bad = m.a.create_label();
     let mut out = m.a.create_label();
-    let a = &mut *m.a;
+    let a = &mut *m.c.a;
     // Debug exit: 0 when each model showed exactly its expected leaks, else 1.
     a.cmp(dword_ptr(var::LEAKS_013), leak::EXPECTED_013 as i32)?;
     a.jne(bad)?;
@@ -1002,19 +863,7 @@ fn finish(m: &mut Mon) -> R {
     a.mov(eax, 1)?;
     a.set_label(&mut out)?;
     a.out(0xF4, al)?;
-    a.mov(dx, 0x8900u32)?;
-    a.mov(esi, bye)?;
-    a.set_label(&mut top)?;
-    a.mov(al, byte_ptr(esi))?;
-    a.test(al, al)?;
-    a.jz(halt)?;
-    a.out(dx, al)?;
-    a.inc(esi)?;
-    a.jmp(top)?;
-    a.set_label(&mut halt)?;
-    a.cli()?;
-    a.hlt()?;
-    a.jmp(halt)
+    emit_bochs_shutdown32(a, m.c.rom)
 }
 
 /// The guest kernel (written for ring 0, run at ring 1 or 3 with DS = SS = its data
