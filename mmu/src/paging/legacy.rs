@@ -17,16 +17,6 @@ const ADDR_4K: u32 = 0xFFFF_F000;
 /// Bits 31:22 of a 4 MiB PDE: the address of the page.
 const ADDR_4M: u32 = 0xFFC0_0000;
 
-/// [`walk_counted`] without the count.
-pub fn walk(
-    mem: &mut PhysMem,
-    mode: &PagingMode,
-    linear: LinearAddr,
-    access: Access,
-) -> Result<Translation, PageFault> {
-    walk_counted(mem, mode, linear, access, &mut 0)
-}
-
 /// Translates `linear` with 32-bit paging (`mode.pae` is not consulted).
 /// `reads` is increased by the number of paging-structure entries read from memory.
 pub fn walk_counted(

@@ -73,16 +73,6 @@ pub fn load_pdptes(mem: &PhysMem, cr3: u32) -> Result<[u64; 4], PdpteError> {
     Ok(pdptes)
 }
 
-/// [`walk_counted`] without the count.
-pub fn walk(
-    mem: &mut PhysMem,
-    mode: &PagingMode,
-    linear: LinearAddr,
-    access: Access,
-) -> Result<Translation, PageFault> {
-    walk_counted(mem, mode, linear, access, &mut 0)
-}
-
 /// Translates `linear` with PAE paging, using `mode.pdptes`.
 /// `reads` is increased by the number of paging-structure entries read from memory.
 pub fn walk_counted(
