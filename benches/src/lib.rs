@@ -9,6 +9,29 @@ pub const CODE: u32 = 0x10_0000;
 /// Data area the loop reads and writes.
 pub const DATA: u32 = 0x20_0000;
 
+/// The instruction mix both loops share: a load from `src`, ALU ops, a store to `dst`, and
+/// a data-dependent branch over one instruction (to `skip`, set here). 13 instructions.
+fn alu_mix(
+    a: &mut CodeAssembler,
+    src: AsmMemoryOperand,
+    dst: AsmMemoryOperand,
+    skip: &mut CodeLabel,
+) -> Result<(), IcedError> {
+    a.mov(eax, src)?; // load
+    a.add(eax, ebx)?;
+    a.xor(edx, eax)?;
+    a.shl(ebx, 1)?;
+    a.adc(ebx, 0)?;
+    a.mov(dst, edx)?; // store
+    a.lea(ebp, dword_ptr(eax + edx * 2 + 3))?;
+    a.sub(ebp, ecx)?;
+    a.and(ebp, 0xFF)?;
+    a.cmp(ebp, 0x80)?;
+    a.jb(*skip)?; // data-dependent branch
+    a.inc(edx)?;
+    a.set_label(skip)
+}
+
 /// The 32-bit protected-mode ALU loop (paging off): integer ops, loads and stores, a
 /// conditional branch per iteration. 16 instructions per iteration, forever (the run is
 /// bounded by the instruction limit).
@@ -22,19 +45,12 @@ pub fn alu_loop_program() -> Vec<u8> {
         a.xor(ecx, ecx)?;
         a.mov(ebx, 0x1234_5678)?;
         a.set_label(&mut top)?;
-        a.mov(eax, dword_ptr(esi + ecx * 4))?; // load
-        a.add(eax, ebx)?;
-        a.xor(edx, eax)?;
-        a.shl(ebx, 1)?;
-        a.adc(ebx, 0)?;
-        a.mov(dword_ptr(edi + ecx * 4), edx)?; // store
-        a.lea(ebp, dword_ptr(eax + edx * 2 + 3))?;
-        a.sub(ebp, ecx)?;
-        a.and(ebp, 0xFF)?;
-        a.cmp(ebp, 0x80)?;
-        a.jb(skip)?; // data-dependent branch
-        a.inc(edx)?;
-        a.set_label(&mut skip)?;
+        alu_mix(
+            &mut a,
+            dword_ptr(esi + ecx * 4),
+            dword_ptr(edi + ecx * 4),
+            &mut skip,
+        )?;
         a.inc(ecx)?;
         a.and(ecx, 0x3F)?;
         a.jmp(top)?;
@@ -103,19 +119,13 @@ pub fn page_loop_program(pages: u32) -> Vec<u8> {
         a.xor(edx, edx)?;
         a.mov(ebx, 0x1234_5678)?;
         a.set_label(&mut top)?;
-        a.mov(eax, dword_ptr(ecx + REGION))?; // load: page k
-        a.add(eax, ebx)?;
-        a.xor(edx, eax)?;
-        a.shl(ebx, 1)?;
-        a.adc(ebx, 0)?;
-        a.mov(dword_ptr(ecx + (REGION + 4)), edx)?; // store: page k
-        a.lea(ebp, dword_ptr(eax + edx * 2 + 3))?;
-        a.sub(ebp, ecx)?;
-        a.and(ebp, 0xFF)?;
-        a.cmp(ebp, 0x80)?;
-        a.jb(skip)?; // data-dependent branch
-        a.inc(edx)?;
-        a.set_label(&mut skip)?;
+        // Load and store in page k.
+        alu_mix(
+            &mut a,
+            dword_ptr(ecx + REGION),
+            dword_ptr(ecx + (REGION + 4)),
+            &mut skip,
+        )?;
         a.add(ecx, 0x1000)?; // next page
         a.and(ecx, mask)?;
         a.jmp(top)?;
