@@ -274,7 +274,7 @@ impl Cpu {
         let r = if d.generic {
             (d.handler)(c, io, &d.insn)
         } else {
-            let r = (d.exec)(c, d);
+            let r = c.run_fast(d);
             c.settle_flags();
             r
         };

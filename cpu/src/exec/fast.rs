@@ -18,12 +18,59 @@ use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 /// reads `regs.eip` or the cycle counter, and only a control transfer (the last instruction
 /// of a block) reads or writes `next_eip`: the run loop relies on this to skip the
 /// per-instruction bookkeeping in blocks made only of fast forms.
-pub(crate) type Fast = fn(&mut Core, &Decoded) -> Result<(), Exception>;
+///
+/// It returns `true` to go on with the next instruction. `false` leaves the block: with
+/// the exception in `Core::fast_fault` when the instruction faulted (nothing retired), or
+/// with `fast_fault` empty when it retired and wrote to decoded code (the memory bus's
+/// `code_written` is then set), so that only handlers that write memory look at it.
+pub(crate) type Fast = fn(&mut Core, &Decoded) -> bool;
 
 /// Placeholder `exec` of an instruction without a fast form (the run loop calls its
 /// generic handler instead, see `Decoded::generic`).
-pub(crate) fn generic(_c: &mut Core, _d: &Decoded) -> Result<(), Exception> {
-    Err(Exception::ud())
+pub(crate) fn generic(c: &mut Core, _d: &Decoded) -> bool {
+    fail(c, Exception::ud())
+}
+
+/// Records the fault of a fast form and leaves the block.
+#[cold]
+#[inline(never)]
+fn fail(c: &mut Core, e: Exception) -> bool {
+    c.fast_fault = Some(e);
+    false
+}
+
+/// The [`Fast`] result of a handler that does not write memory.
+#[inline(always)]
+fn done(c: &mut Core, r: Result<(), Exception>) -> bool {
+    match r {
+        Ok(()) => true,
+        Err(e) => fail(c, e),
+    }
+}
+
+/// The [`Fast`] result of a handler that writes memory: a write to decoded code leaves
+/// the block after the instruction.
+#[inline(always)]
+fn done_write(c: &mut Core, r: Result<(), Exception>) -> bool {
+    match r {
+        Ok(()) => !c.mem.code_written(),
+        Err(e) => fail(c, e),
+    }
+}
+
+impl Core {
+    /// Runs fast form `d` outside a block of fast forms, as a generic handler would:
+    /// `Err` if it faulted (a write to code is left in `code_written` for the caller).
+    #[inline(always)]
+    pub(crate) fn run_fast(&mut self, d: &Decoded) -> Result<(), Exception> {
+        if (d.exec)(self, d) {
+            return Ok(());
+        }
+        match self.fast_fault.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
 /// "No register" in [`Operands`] fields.
@@ -251,7 +298,7 @@ pub(crate) fn select(i: &Instruction) -> Option<(Fast, Operands)> {
         _ if i.is_jcc_short_or_near() && matches!(i.op0_kind(), OpKind::NearBranch32) => {
             o.imm = i.near_branch_target().wrapping_sub(i.next_ip()) as u32;
             o.cc = i.condition_code();
-            Some((jcc, o))
+            Some((jcc_fn(o.cc), o))
         }
         _ => None,
     }
@@ -358,7 +405,7 @@ impl Core {
     }
 }
 
-type R = Result<(), Exception>;
+type R = bool;
 
 fn alu_rr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
@@ -366,7 +413,7 @@ fn alu_rr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     if w {
         c.set_g(o.dst, r);
     }
-    Ok(())
+    true
 }
 
 fn alu_ri<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
@@ -375,31 +422,36 @@ fn alu_ri<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     if w {
         c.set_g(o.dst, r);
     }
-    Ok(())
+    true
 }
 
 fn alu_rm<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let b = c.read_mem(o.seg, c.ea32(o), 4)?;
+    let b = match c.read_mem(o.seg, c.ea32(o), 4) {
+        Ok(v) => v,
+        Err(e) => return fail(c, e),
+    };
     let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
     if w {
         c.set_g(o.dst, r);
     }
-    Ok(())
+    true
 }
 
 fn alu_mr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    alu_m::<OP>(c, o, c.g(o.src))
+    let r = alu_m::<OP>(c, o, c.g(o.src));
+    done_write(c, r)
 }
 
 fn alu_mi<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    alu_m::<OP>(c, o, o.imm)
+    let r = alu_m::<OP>(c, o, o.imm);
+    done_write(c, r)
 }
 
 #[inline(always)]
-fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
+fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> Result<(), Exception> {
     let off = c.ea32(o);
     let a = if OP == op::CMP || OP == op::TEST {
         c.read_mem(o.seg, off, 4)?
@@ -431,7 +483,7 @@ fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let count = o.imm;
     if count == 0 {
-        return Ok(());
+        return true;
     }
     let v = c.g(o.dst);
     let top = v >> 31;
@@ -451,36 +503,42 @@ fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     // Every status flag is replaced: whatever was pending is overwritten.
     c.lazy.op = lazy::NONE;
     c.set_flags(STATUS, f);
-    Ok(())
+    true
 }
 
 fn mov_rr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.g(o.src));
-    Ok(())
+    true
 }
 
 fn mov_ri(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, o.imm);
-    Ok(())
+    true
 }
 
 fn mov_rm(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let v = c.read_mem(o.seg, c.ea32(o), 4)?;
-    c.set_g(o.dst, v);
-    Ok(())
+    match c.read_mem(o.seg, c.ea32(o), 4) {
+        Ok(v) => {
+            c.set_g(o.dst, v);
+            true
+        }
+        Err(e) => fail(c, e),
+    }
 }
 
 fn mov_mr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src))
+    let r = c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src));
+    done_write(c, r)
 }
 
 fn mov_mi(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    c.write_mem(o.seg, c.ea32(o), 4, o.imm)
+    let r = c.write_mem(o.seg, c.ea32(o), 4, o.imm);
+    done_write(c, r)
 }
 
 fn inc_r(c: &mut Core, d: &Decoded) -> R {
@@ -489,7 +547,7 @@ fn inc_r(c: &mut Core, d: &Decoded) -> R {
     let r = a.wrapping_add(1);
     c.set_g(o.dst, r);
     pend_inc_dec(c, lazy::INC, a, r);
-    Ok(())
+    true
 }
 
 fn dec_r(c: &mut Core, d: &Decoded) -> R {
@@ -498,58 +556,113 @@ fn dec_r(c: &mut Core, d: &Decoded) -> R {
     let r = a.wrapping_sub(1);
     c.set_g(o.dst, r);
     pend_inc_dec(c, lazy::DEC, a, r);
-    Ok(())
+    true
 }
 
 fn lea(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     c.set_g(o.dst, c.ea32(o));
-    Ok(())
+    true
 }
 
 fn push_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    c.push(4, c.g(o.src))
+    let r = c.push(4, c.g(o.src));
+    done_write(c, r)
 }
 
 fn pop_r(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let v = c.pop(4)?;
-    c.set_g(o.dst, v);
-    Ok(())
+    match c.pop(4) {
+        Ok(v) => {
+            c.set_g(o.dst, v);
+            true
+        }
+        Err(e) => fail(c, e),
+    }
 }
 
 fn jmp_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
-    c.jump_near(t, 4)
+    let r = c.jump_near(t, 4);
+    done(c, r)
 }
 
-fn jcc(c: &mut Core, d: &Decoded) -> R {
+fn jcc<const CC: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    if flags::condition_on(c.flags_now(), o.cc) {
+    if c.condition_now(CONDITIONS[usize::from(CC)]) {
         let t = c.next_eip.wrapping_add(o.imm);
-        c.jump_near(t, 4)?;
+        let r = c.jump_near(t, 4);
+        return done(c, r);
     }
-    Ok(())
+    true
 }
 
 fn call_rel(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let t = c.next_eip.wrapping_add(o.imm);
     if t > c.sregs.seg[SegReg::Cs as usize].limit {
-        return Err(Exception::gp(0));
+        return fail(c, Exception::gp(0));
     }
-    c.push(4, c.next_eip)?;
+    let r = c.push(4, c.next_eip);
     c.next_eip = t;
-    Ok(())
+    done_write(c, r)
 }
 
 fn ret(c: &mut Core, d: &Decoded) -> R {
     let _o = &d.ops;
-    let t = c.peek(0, 4)?;
-    c.jump_near(t, 4)?;
+    let t = match c.peek(0, 4) {
+        Ok(t) => t,
+        Err(e) => return fail(c, e),
+    };
+    if let Err(e) = c.jump_near(t, 4) {
+        return fail(c, e);
+    }
     let sp = c.regs.gpr[crate::state::gpr::ESP].wrapping_add(4);
     c.set_sp(sp);
-    Ok(())
+    true
+}
+
+/// Condition codes by their value (`ConditionCode as u8`), for the const-generic Jcc.
+const CONDITIONS: [ConditionCode; 17] = {
+    use ConditionCode as C;
+    let all = [
+        C::None,
+        C::o,
+        C::no,
+        C::b,
+        C::ae,
+        C::e,
+        C::ne,
+        C::be,
+        C::a,
+        C::s,
+        C::ns,
+        C::p,
+        C::np,
+        C::l,
+        C::ge,
+        C::le,
+        C::g,
+    ];
+    let mut t = [C::None; 17];
+    let mut i = 0;
+    while i < 17 {
+        t[all[i] as usize] = all[i];
+        i += 1;
+    }
+    t
+};
+
+/// The Jcc handler specialised for condition `cc`.
+fn jcc_fn(cc: ConditionCode) -> Fast {
+    macro_rules! by_cc {
+        ($($c:ident)*) => {
+            match cc {
+                $(ConditionCode::$c => jcc::<{ ConditionCode::$c as u8 }>,)*
+            }
+        };
+    }
+    by_cc!(None o no b ae e ne be a s ns p np l ge le g)
 }

@@ -155,6 +155,44 @@ impl Core {
         }
     }
 
+    /// Evaluates condition `cc` with the pending flags applied, computing only the flags
+    /// it reads (the same values [`Self::flags_now`] gives; PF takes the full path).
+    #[inline(always)]
+    pub(crate) fn condition_now(&self, cc: iced_x86::ConditionCode) -> bool {
+        use iced_x86::ConditionCode as C;
+        let l = &self.lazy;
+        if l.op == lazy::NONE || matches!(cc, C::p | C::np) {
+            return condition_on(self.flags_now(), cc);
+        }
+        let c = || self.cf_now() != 0;
+        let z = || l.r == 0;
+        let s = || (l.r as i32) < 0;
+        let o = || match l.op {
+            lazy::ADD => ((l.a ^ l.r) & (l.b ^ l.r)) >> 31 != 0,
+            lazy::SUB => ((l.a ^ l.b) & (l.a ^ l.r)) >> 31 != 0,
+            lazy::INC => l.r == 0x8000_0000,
+            lazy::DEC => l.r == 0x7FFF_FFFF,
+            _ => false,
+        };
+        match cc {
+            C::o => o(),
+            C::no => !o(),
+            C::b => c(),
+            C::ae => !c(),
+            C::e => z(),
+            C::ne => !z(),
+            C::be => c() || z(),
+            C::a => !c() && !z(),
+            C::s => s(),
+            C::ns => !s(),
+            C::l => s() != o(),
+            C::ge => s() == o(),
+            C::le => z() || s() != o(),
+            C::g => !z() && s() == o(),
+            C::p | C::np | C::None => condition_on(self.flags_now(), cc),
+        }
+    }
+
     /// Replaces the flags in `which` with those in `f`.
     #[inline(always)]
     pub(crate) fn set_flags(&mut self, which: u32, f: u32) {

@@ -94,6 +94,8 @@ pub struct Core {
     fetch_epoch: u64,
     /// Status flags of the last fast-form ALU instruction not yet in EFLAGS (`flags.rs`).
     pub(crate) lazy: flags::Lazy,
+    /// The exception of a fast form that returned `false` (see `fast::Fast`).
+    pub(crate) fast_fault: Option<Exception>,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
     /// Per segment register: reads need only the limit check (see `memory.rs`).
@@ -164,6 +166,7 @@ impl Cpu {
             fetch_page_pa: 0,
             fetch_epoch: 0,
             lazy: flags::Lazy::NONE,
+            fast_fault: None,
             inhibit: false,
             seg_read_fast: [false; 6],
             seg_write_fast: [false; 6],
@@ -261,6 +264,13 @@ impl Cpu {
                 }
             };
             prev = b.id;
+            if b.all_fast && !self.core.inhibit {
+                let end = self.run_fast_chain(io, b, limits.max_instructions, &mut prev);
+                if let Some(Some(stop)) = end {
+                    return stop;
+                }
+                continue;
+            }
             // In an STI or MOV SS shadow only the next instruction runs before events are
             // looked at again.
             let b = if self.core.inhibit {
@@ -407,7 +417,7 @@ impl Cpu {
         c.inhibit = false;
         let left = max_instructions.saturating_sub(c.instructions);
         if b.all_fast && left >= u64::from(b.count) {
-            return self.exec_fast_block(io, b);
+            return self.exec_fast_block(io, b).err().flatten();
         }
         let budget = left.min(u64::from(b.count)) as usize;
         let insns = self.blocks.insns(b, budget);
@@ -430,7 +440,7 @@ impl Cpu {
             let r = if d.generic {
                 (d.handler)(c, io, &d.insn)
             } else {
-                let r = (d.exec)(c, d);
+                let r = c.run_fast(d);
                 c.settle_flags();
                 r
             };
@@ -464,13 +474,70 @@ impl Cpu {
         None
     }
 
+    /// Runs block `b` of fast forms and then, as long as each remembered successor is
+    /// another such block that fits in the budget, the successor, without going back to
+    /// the run loop. Returns `Some` when the run must end (`Some(None)`: a block was left
+    /// early, the run loop carries on); `None` when the chain ended normally. `prev` is
+    /// kept as the last block run.
+    ///
+    /// What the run loop looks at between blocks cannot change while only fast forms run
+    /// (see `fast::Fast`): they leave the fetch context, CPL, EFLAGS.IF/TF/RF, the debug
+    /// registers, the STI/MOV SS shadow and the halt state alone, and do no port I/O, so
+    /// the interrupt line (which only port I/O and board events move) stays as it was
+    /// when the run loop last looked. The chain epoch changes only through a write to
+    /// code, which leaves the block. So between two blocks only the budget and the next
+    /// board event are checked.
+    #[inline(always)]
+    fn run_fast_chain(
+        &mut self,
+        io: &mut dyn PortIo,
+        mut b: BlockRef,
+        max_instructions: u64,
+        prev: &mut u32,
+    ) -> Option<Option<StopReason>> {
+        self.core.inhibit = false;
+        let epoch = self.chain_epoch();
+        let (lin_page, pa_page) = (self.core.fetch_page, self.core.fetch_page_pa);
+        loop {
+            if max_instructions.saturating_sub(self.core.instructions) < u64::from(b.count) {
+                // The budget ends inside this block: the general loop runs part of it.
+                return self
+                    .exec_block(io, b, max_instructions)
+                    .map(Some)
+                    .or(Some(None));
+            }
+            *prev = b.id;
+            if let Err(stop) = self.exec_fast_block(io, b) {
+                return Some(stop);
+            }
+            let c = &self.core;
+            if c.cycles >= c.event_cycle || c.instructions >= max_instructions {
+                return None;
+            }
+            let eip = c.regs.eip;
+            let next = self.blocks.succ(b.id).iter().find(|s| {
+                s.eip == eip && s.epoch == epoch && s.lin_page == lin_page && s.pa_page == pa_page
+            });
+            match next {
+                Some(s) if s.b.all_fast => b = s.b,
+                _ => return None,
+            }
+        }
+    }
+
     /// Runs all of block `b`, made only of fast forms (see `fast::Fast` for what they
     /// never do). The bookkeeping the general loop does per instruction is done once: EIP
     /// and `next_eip` are set for the last instruction only (the only one that reads them),
     /// the cycles come from the block's precomputed sum; an instruction that faults or
     /// writes code gets its exact state recomputed from the instruction lengths.
+    /// `Err` when the block was left early (a fault or a write to code), with what the run
+    /// must do then.
     #[inline(always)]
-    fn exec_fast_block(&mut self, io: &mut dyn PortIo, b: BlockRef) -> Option<StopReason> {
+    fn exec_fast_block(
+        &mut self,
+        io: &mut dyn PortIo,
+        b: BlockRef,
+    ) -> Result<(), Option<StopReason>> {
         let c = &mut self.core;
         let insns = self.blocks.insns(b, usize::from(b.count));
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
@@ -482,16 +549,15 @@ impl Cpu {
                 / std::mem::size_of::<Decoded>()
         };
         for d in insns {
-            if let Err(e) = (d.exec)(c, d) {
+            if !(d.exec)(c, d) {
+                // Fast forms never set `fetch_dirty` (nor a stop or reset request): a fault
+                // and a write to code are the only ways they end a block early.
+                debug_assert!(!c.fetch_dirty);
                 let k = index(d);
-                return self.fast_block_fault(io, b, start, k, e);
-            }
-            // Fast forms never set `fetch_dirty` (nor a stop or reset request); a write to
-            // code is the only way they end a block early.
-            debug_assert!(!c.fetch_dirty);
-            if c.mem.code_written() {
-                let k = index(d);
-                return self.fast_block_leave(b, start, k);
+                return Err(match c.fast_fault.take() {
+                    Some(e) => self.fast_block_fault(io, b, start, k, e),
+                    None => self.fast_block_leave(b, start, k),
+                });
             }
         }
         // Pending flags stay pending into the next block of fast forms; every other path
@@ -499,7 +565,7 @@ impl Cpu {
         c.regs.eip = c.next_eip;
         c.instructions += u64::from(b.count);
         c.cycles += u64::from(b.cycles);
-        None
+        Ok(())
     }
 
     /// EIP of instruction `k` of block `b` that starts at `start`, and the sum of the
