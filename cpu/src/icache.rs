@@ -31,6 +31,8 @@ pub(crate) struct Decoded {
     /// Cycles retired by this instruction (string instructions: per iteration).
     pub cycles: u16,
     pub len: u8,
+    /// Position in its block (the fast-block loop reads it on its exits only).
+    pub index: u8,
 }
 
 /// A cached block: where its instructions are and what it was decoded from.

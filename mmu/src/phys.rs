@@ -177,6 +177,43 @@ impl PhysMem {
         }
     }
 
+    /// Reads `size` (1, 2 or 4) bytes of RAM, little-endian; `None` (and nothing read)
+    /// when any of them lies outside RAM: the caller then takes the general path. Free of
+    /// calls, for the CPU's short access paths.
+    #[inline(always)]
+    pub fn read_ram(&self, addr: PhysAddr, size: u32) -> Option<u32> {
+        let pa = self.gate(addr) as usize;
+        let s = self.ram.get(pa..pa.wrapping_add(size as usize))?;
+        Some(match *s {
+            [a] => u32::from(a),
+            [a, b] => u32::from(u16::from_le_bytes([a, b])),
+            [a, b, c, d] => u32::from_le_bytes([a, b, c, d]),
+            _ => return None,
+        })
+    }
+
+    /// Writes `size` (1, 2 or 4) bytes of plain RAM (no ROM, no decoded code: their lines
+    /// are flagged), little-endian; `false` (and nothing written) otherwise: the caller
+    /// then takes the general path. Free of calls, for the CPU's short access paths.
+    #[inline(always)]
+    pub fn write_ram(&mut self, addr: PhysAddr, size: u32, v: u32) -> bool {
+        if !(1..=4).contains(&size) {
+            return false;
+        }
+        let pa = self.gate(addr) as usize;
+        let last = pa.wrapping_add(size as usize - 1);
+        let plain = |line: usize| self.line_flags.get(line) == Some(&0);
+        if !(plain(pa >> CODE_LINE_SHIFT) && plain(last >> CODE_LINE_SHIFT)) {
+            return false;
+        }
+        let Some(s) = self.ram.get_mut(pa..=last) else {
+            return false;
+        };
+        let bytes = v.to_le_bytes();
+        s.copy_from_slice(&bytes[..s.len()]);
+        true
+    }
+
     /// A multi-byte read that leaves RAM (ROM, unmapped space, the end of RAM): byte by
     /// byte, little-endian.
     #[cold]

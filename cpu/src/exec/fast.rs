@@ -8,6 +8,7 @@
 //! its generic handler.
 
 use super::flags::{self, lazy, Lazy, STATUS};
+use super::memory::DataAccess;
 use super::Core;
 use crate::exception::Exception;
 use crate::icache::Decoded;
@@ -73,8 +74,10 @@ impl Core {
     }
 }
 
-/// "No register" in [`Operands`] fields.
-const NONE: u8 = 0xFF;
+/// Shift that removes a register from an effective address: a register value widened to
+/// 64 bits and shifted left by 32 contributes nothing to the low 32 bits, so an absent base
+/// or index costs no branch (see [`Core::ea32`]).
+const ABSENT: u8 = 32;
 
 /// Pre-resolved operands of a fast-path instruction.
 #[derive(Clone, Copy, Debug)]
@@ -83,10 +86,12 @@ pub(crate) struct Operands {
     pub dst: u8,
     /// Source register index, 0-7.
     pub src: u8,
-    /// Memory base / index register indices, or `NONE`.
+    /// Memory base / index register indices (0 when absent).
     pub base: u8,
     pub index: u8,
-    /// log2 of the index scale.
+    /// Left shift of the base: 0, or [`ABSENT`].
+    pub base_shift: u8,
+    /// log2 of the index scale, or [`ABSENT`].
     pub scale: u8,
     pub seg: SegReg,
     /// Condition for Jcc.
@@ -100,9 +105,10 @@ impl Operands {
     pub const EMPTY: Operands = Operands {
         dst: 0,
         src: 0,
-        base: NONE,
-        index: NONE,
-        scale: 0,
+        base: 0,
+        index: 0,
+        base_shift: ABSENT,
+        scale: ABSENT,
         seg: SegReg::Ds,
         cc: ConditionCode::None,
         disp: 0,
@@ -117,16 +123,17 @@ fn gpr32(r: Register) -> Option<u8> {
 
 /// Splits a 32-bit-addressing memory operand; `None` for 16-bit addressing.
 fn mem32(i: &Instruction, o: &mut Operands) -> Option<()> {
-    let reg = |r: Register| {
+    // (register index, shift): an absent register is index 0 shifted out.
+    let reg = |r: Register, shift: u8| {
         if r == Register::None {
-            Some(NONE)
+            Some((0, ABSENT))
         } else {
-            gpr32(r)
+            gpr32(r).map(|n| (n, shift))
         }
     };
-    o.base = reg(i.memory_base())?;
-    o.index = reg(i.memory_index())?;
-    o.scale = i.memory_index_scale().trailing_zeros() as u8;
+    (o.base, o.base_shift) = reg(i.memory_base(), 0)?;
+    let scale = i.memory_index_scale().trailing_zeros() as u8;
+    (o.index, o.scale) = reg(i.memory_index(), scale)?;
     o.disp = i.memory_displacement32();
     o.seg = super::operand::seg_of(i.memory_segment());
     Some(())
@@ -384,14 +391,10 @@ impl Core {
     /// Effective address of a pre-split 32-bit memory operand.
     #[inline(always)]
     fn ea32(&self, o: &Operands) -> u32 {
-        let mut a = o.disp;
-        if o.base != NONE {
-            a = a.wrapping_add(self.regs.gpr[(o.base & 7) as usize]);
-        }
-        if o.index != NONE {
-            a = a.wrapping_add(self.regs.gpr[(o.index & 7) as usize] << o.scale);
-        }
-        a
+        let part = |r: u8, shift: u8| (u64::from(self.g(r)) << (shift & 63)) as u32;
+        o.disp
+            .wrapping_add(part(o.base, o.base_shift))
+            .wrapping_add(part(o.index, o.scale))
     }
 
     #[inline(always)]
@@ -427,7 +430,20 @@ fn alu_ri<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
 
 fn alu_rm<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let b = match c.read_mem(o.seg, c.ea32(o), 4) {
+    let off = c.ea32(o);
+    let Some(b) = c.read_mem_short(o.seg, off, 4) else {
+        return alu_rm_full::<OP>(c, o, off);
+    };
+    let (r, w) = alu32::<OP>(c, c.g(o.dst), b);
+    if w {
+        c.set_g(o.dst, r);
+    }
+    true
+}
+
+#[inline(never)]
+fn alu_rm_full<const OP: u8>(c: &mut Core, o: &Operands, off: u32) -> R {
+    let b = match c.read_mem(o.seg, off, 4) {
         Ok(v) => v,
         Err(e) => return fail(c, e),
     };
@@ -440,23 +456,44 @@ fn alu_rm<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
 
 fn alu_mr<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let r = alu_m::<OP>(c, o, c.g(o.src));
-    done_write(c, r)
+    alu_m::<OP>(c, o, c.g(o.src))
 }
 
 fn alu_mi<const OP: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let r = alu_m::<OP>(c, o, o.imm);
-    done_write(c, r)
+    alu_m::<OP>(c, o, o.imm)
 }
 
+/// ALU op with a memory destination: the short path (plain RAM, checked for writing
+/// first as the full path does), else [`alu_m_full`].
 #[inline(always)]
-fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> Result<(), Exception> {
+fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> R {
     let off = c.ea32(o);
+    let read_only = OP == op::CMP || OP == op::TEST;
+    if let DataAccess::Pa(pa) = c.data_access(o.seg, off, 4, !read_only) {
+        if let Some(a) = c.mem.read_ram(pa, 4) {
+            let flags_before = (c.regs.eflags, c.lazy);
+            let (r, w) = alu32::<OP>(c, a, b);
+            if !w || c.mem.write_ram(pa, 4, r) {
+                return true;
+            }
+            // Not plain RAM: the full path does it all again.
+            (c.regs.eflags, c.lazy) = flags_before;
+        }
+    }
+    alu_m_full::<OP>(c, o, off, b)
+}
+
+#[inline(never)]
+fn alu_m_full<const OP: u8>(c: &mut Core, o: &Operands, off: u32, b: u32) -> R {
     let a = if OP == op::CMP || OP == op::TEST {
-        c.read_mem(o.seg, off, 4)?
+        c.read_mem(o.seg, off, 4)
     } else {
-        c.read_rmw(o.seg, off, 4)?
+        c.read_rmw(o.seg, off, 4)
+    };
+    let a = match a {
+        Ok(a) => a,
+        Err(e) => return fail(c, e),
     };
     let flags_before = (c.regs.eflags, c.lazy);
     let (r, w) = alu32::<OP>(c, a, b);
@@ -464,10 +501,10 @@ fn alu_m<const OP: u8>(c: &mut Core, o: &Operands, b: u32) -> Result<(), Excepti
         // A write fault must leave the flags as they were.
         if let Err(e) = c.write_mem(o.seg, off, 4, r) {
             (c.regs.eflags, c.lazy) = flags_before;
-            return Err(e);
+            return fail(c, e);
         }
     }
-    Ok(())
+    done_write(c, Ok(()))
 }
 
 mod shift_op {
@@ -520,7 +557,19 @@ fn mov_ri(c: &mut Core, d: &Decoded) -> R {
 
 fn mov_rm(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    match c.read_mem(o.seg, c.ea32(o), 4) {
+    let off = c.ea32(o);
+    match c.read_mem_short(o.seg, off, 4) {
+        Some(v) => {
+            c.set_g(o.dst, v);
+            true
+        }
+        None => mov_rm_full(c, o, off),
+    }
+}
+
+#[inline(never)]
+fn mov_rm_full(c: &mut Core, o: &Operands, off: u32) -> R {
+    match c.read_mem(o.seg, off, 4) {
         Ok(v) => {
             c.set_g(o.dst, v);
             true
@@ -531,14 +580,25 @@ fn mov_rm(c: &mut Core, d: &Decoded) -> R {
 
 fn mov_mr(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let r = c.write_mem(o.seg, c.ea32(o), 4, c.g(o.src));
+    store32(c, o, c.g(o.src))
+}
+
+/// A 4-byte store of a fast form: the short path (plain RAM), else the full one.
+#[inline(always)]
+fn store32(c: &mut Core, o: &Operands, v: u32) -> R {
+    let off = c.ea32(o);
+    c.write_mem_short(o.seg, off, 4, v) || store32_full(c, o, off, v)
+}
+
+#[inline(never)]
+fn store32_full(c: &mut Core, o: &Operands, off: u32, v: u32) -> R {
+    let r = c.write_mem(o.seg, off, 4, v);
     done_write(c, r)
 }
 
 fn mov_mi(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
-    let r = c.write_mem(o.seg, c.ea32(o), 4, o.imm);
-    done_write(c, r)
+    store32(c, o, o.imm)
 }
 
 fn inc_r(c: &mut Core, d: &Decoded) -> R {

@@ -27,17 +27,31 @@ impl Core {
             let usable = !a.contains(SegAttrs::UNUSABLE) && a.contains(SegAttrs::P);
             let code = a.contains(SegAttrs::CODE);
             let expand_down = !code && a.contains(SegAttrs::DC);
-            self.seg_read_fast[s as usize] =
-                usable && !expand_down && (!code || a.contains(SegAttrs::RW));
-            self.seg_write_fast[s as usize] =
-                usable && !expand_down && !code && a.contains(SegAttrs::RW);
+            let readable = usable && !expand_down && (!code || a.contains(SegAttrs::RW));
+            let writable = usable && !expand_down && !code && a.contains(SegAttrs::RW);
+            let end = u64::from(self.sregs.seg[s as usize].limit) + 1;
+            self.seg_read_end[s as usize] = if readable { end } else { 0 };
+            self.seg_write_end[s as usize] = if writable { end } else { 0 };
         }
         if self.dbg.data {
             // Data breakpoints are matched on the checked path (see `debug.rs`).
-            self.seg_read_fast = [false; 6];
-            self.seg_write_fast = [false; 6];
+            self.seg_read_end = [0; 6];
+            self.seg_write_end = [0; 6];
         }
         self.fetch_dirty = true;
+    }
+
+    /// End (limit + 1) of the offsets of `seg` that an access of this kind may use with no
+    /// check other than the limit: 0 when the segment needs the full checks (unusable,
+    /// wrong type, expand-down, data breakpoints armed). An access that would wrap past
+    /// 4 GiB ends above it and takes the full path too.
+    #[inline(always)]
+    fn seg_end(&self, seg: SegReg, write: bool) -> u64 {
+        if write {
+            self.seg_write_end[seg as usize]
+        } else {
+            self.seg_read_end[seg as usize]
+        }
     }
 
     /// The fault a bad access through `seg` raises: #SS(0) for SS, #GP(0) otherwise.
@@ -59,15 +73,8 @@ impl Core {
         size: u32,
         write: bool,
     ) -> Result<u32, Exception> {
-        let s = &self.sregs.seg[seg as usize];
-        let fast = if write {
-            self.seg_write_fast[seg as usize]
-        } else {
-            self.seg_read_fast[seg as usize]
-        };
-        let last = off.wrapping_add(size - 1);
-        if fast && last >= off && last <= s.limit {
-            return Ok(s.base.wrapping_add(off));
+        if u64::from(off) + u64::from(size) <= self.seg_end(seg, write) {
+            return Ok(self.sregs.seg[seg as usize].base.wrapping_add(off));
         }
         self.seg_linear_slow(seg, off, size, write)
     }
@@ -187,17 +194,10 @@ impl Core {
         size: u32,
         write: bool,
     ) -> DataAccess {
-        let s = &self.sregs.seg[seg as usize];
-        let fast = if write {
-            self.seg_write_fast[seg as usize]
-        } else {
-            self.seg_read_fast[seg as usize]
-        };
-        let last = off.wrapping_add(size - 1);
-        if !(fast && last >= off && last <= s.limit) {
+        if u64::from(off) + u64::from(size) > self.seg_end(seg, write) {
             return DataAccess::Full;
         }
-        let lin = s.base.wrapping_add(off);
+        let lin = self.sregs.seg[seg as usize].base.wrapping_add(off);
         if lin & 0xFFF > 0x1000 - size {
             return DataAccess::Full;
         }
@@ -355,6 +355,27 @@ impl Core {
                 Ok(self.read_pa(pa, size))
             }
             DataAccess::Full => self.read_mem_full(seg, off, size),
+        }
+    }
+
+    /// The short path of [`Self::read_mem`] alone: `None` when it does not apply (nothing
+    /// has changed then; the caller takes `read_mem`). Kept free of calls so that fast
+    /// forms stay leaf functions on it.
+    #[inline(always)]
+    pub(crate) fn read_mem_short(&mut self, seg: SegReg, off: u32, size: u32) -> Option<u32> {
+        match self.data_access(seg, off, size, false) {
+            DataAccess::Pa(pa) => self.mem.read_ram(pa, size),
+            _ => None,
+        }
+    }
+
+    /// The short path of [`Self::write_mem`] alone: `false` when it does not apply
+    /// (nothing has changed then).
+    #[inline(always)]
+    pub(crate) fn write_mem_short(&mut self, seg: SegReg, off: u32, size: u32, v: u32) -> bool {
+        match self.data_access(seg, off, size, true) {
+            DataAccess::Pa(pa) => self.mem.write_ram(pa, size, v),
+            _ => false,
         }
     }
 

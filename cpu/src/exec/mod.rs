@@ -98,9 +98,10 @@ pub struct Core {
     pub(crate) fast_fault: Option<Exception>,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
-    /// Per segment register: reads need only the limit check (see `memory.rs`).
-    pub(crate) seg_read_fast: [bool; 6],
-    pub(crate) seg_write_fast: [bool; 6],
+    /// Per segment register: the end of the offsets that reads and writes may use with
+    /// only the limit check, 0 for none (see `Core::seg_end` in `memory.rs`).
+    pub(crate) seg_read_end: [u64; 6],
+    pub(crate) seg_write_end: [u64; 6],
     /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7). A front-end that writes DR7
     /// directly calls [`Cpu::state_changed`].
     pub dr: [u32; 8],
@@ -128,6 +129,14 @@ pub struct Core {
 
 /// DR0-DR7 after reset (SDM Vol. 3 Table 9-1).
 const DR_RESET: [u32; 8] = [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400];
+
+/// How [`Cpu::run_fast_chain`] left its loop other than by ending normally.
+enum FastExit {
+    /// The budget ends inside this block (not started).
+    Budget(BlockRef),
+    /// Instruction `k` of the block, started at EIP `start`, faulted or wrote to code.
+    Left(BlockRef, u32, usize),
+}
 
 /// A processor: the core plus its decoded-instruction cache.
 pub struct Cpu {
@@ -168,8 +177,8 @@ impl Cpu {
             lazy: flags::Lazy::NONE,
             fast_fault: None,
             inhibit: false,
-            seg_read_fast: [false; 6],
-            seg_write_fast: [false; 6],
+            seg_read_end: [0; 6],
+            seg_write_end: [0; 6],
             dr: DR_RESET,
             dbg: debug::DebugState::default(),
             reset_pending: false,
@@ -416,9 +425,6 @@ impl Cpu {
         // instruction while `inhibit` is set, and the shadow ends with it.
         c.inhibit = false;
         let left = max_instructions.saturating_sub(c.instructions);
-        if b.all_fast && left >= u64::from(b.count) {
-            return self.exec_fast_block(io, b).err().flatten();
-        }
         let budget = left.min(u64::from(b.count)) as usize;
         let insns = self.blocks.insns(b, budget);
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
@@ -491,81 +497,64 @@ impl Cpu {
     fn run_fast_chain(
         &mut self,
         io: &mut dyn PortIo,
-        mut b: BlockRef,
+        first: BlockRef,
         max_instructions: u64,
         prev: &mut u32,
     ) -> Option<Option<StopReason>> {
         self.core.inhibit = false;
         let epoch = self.chain_epoch();
-        let (lin_page, pa_page) = (self.core.fetch_page, self.core.fetch_page_pa);
-        loop {
-            if max_instructions.saturating_sub(self.core.instructions) < u64::from(b.count) {
-                // The budget ends inside this block: the general loop runs part of it.
-                return self
-                    .exec_block(io, b, max_instructions)
-                    .map(Some)
-                    .or(Some(None));
+        let blocks = &self.blocks;
+        let c = &mut self.core;
+        // What the fast forms leave alone (see above), read once.
+        let (lin_page, pa_page) = (c.fetch_page, c.fetch_page_pa);
+        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
+        let event_cycle = c.event_cycle;
+        let mut b = &first;
+        let exit = 'chain: loop {
+            if max_instructions.saturating_sub(c.instructions) < u64::from(b.count) {
+                break FastExit::Budget(*b);
             }
             *prev = b.id;
-            if let Err(stop) = self.exec_fast_block(io, b) {
-                return Some(stop);
+            // The bookkeeping the general loop does per instruction is done once per
+            // block: EIP and `next_eip` are set for the last instruction only (the only one
+            // that reads them), the cycles come from the block's precomputed sum; an
+            // instruction that faults or writes code gets its exact state recomputed from
+            // the instruction lengths.
+            let start = c.regs.eip;
+            c.next_eip = start.wrapping_add(u32::from(b.span)) & ip_mask;
+            for d in blocks.insns(*b, usize::from(b.count)) {
+                if !(d.exec)(c, d) {
+                    // Fast forms never set `fetch_dirty` (nor a stop or reset request): a
+                    // fault and a write to code are the only ways they end a block early.
+                    debug_assert!(!c.fetch_dirty);
+                    break 'chain FastExit::Left(*b, start, usize::from(d.index));
+                }
             }
-            let c = &self.core;
-            if c.cycles >= c.event_cycle || c.instructions >= max_instructions {
+            // Pending flags stay pending into the next block of fast forms; every other
+            // path of the run loop settles them first.
+            c.regs.eip = c.next_eip;
+            c.instructions += u64::from(b.count);
+            c.cycles += u64::from(b.cycles);
+            if c.cycles >= event_cycle || c.instructions >= max_instructions {
                 return None;
             }
             let eip = c.regs.eip;
-            let next = self.blocks.succ(b.id).iter().find(|s| {
+            let next = blocks.succ(b.id).iter().find(|s| {
                 s.eip == eip && s.epoch == epoch && s.lin_page == lin_page && s.pa_page == pa_page
             });
             match next {
-                Some(s) if s.b.all_fast => b = s.b,
+                Some(s) if s.b.all_fast => b = &s.b,
                 _ => return None,
             }
-        }
-    }
-
-    /// Runs all of block `b`, made only of fast forms (see `fast::Fast` for what they
-    /// never do). The bookkeeping the general loop does per instruction is done once: EIP
-    /// and `next_eip` are set for the last instruction only (the only one that reads them),
-    /// the cycles come from the block's precomputed sum; an instruction that faults or
-    /// writes code gets its exact state recomputed from the instruction lengths.
-    /// `Err` when the block was left early (a fault or a write to code), with what the run
-    /// must do then.
-    #[inline(always)]
-    fn exec_fast_block(
-        &mut self,
-        io: &mut dyn PortIo,
-        b: BlockRef,
-    ) -> Result<(), Option<StopReason>> {
-        let c = &mut self.core;
-        let insns = self.blocks.insns(b, usize::from(b.count));
-        let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
-        let start = c.regs.eip;
-        c.next_eip = start.wrapping_add(u32::from(b.span)) & ip_mask;
-        // Index of instruction `d` in the block (computed on the exits only).
-        let index = |d: &Decoded| {
-            (d as *const Decoded as usize - insns.as_ptr() as usize)
-                / std::mem::size_of::<Decoded>()
         };
-        for d in insns {
-            if !(d.exec)(c, d) {
-                // Fast forms never set `fetch_dirty` (nor a stop or reset request): a fault
-                // and a write to code are the only ways they end a block early.
-                debug_assert!(!c.fetch_dirty);
-                let k = index(d);
-                return Err(match c.fast_fault.take() {
-                    Some(e) => self.fast_block_fault(io, b, start, k, e),
-                    None => self.fast_block_leave(b, start, k),
-                });
-            }
+        match exit {
+            // The budget ends inside this block: the general loop runs part of it.
+            FastExit::Budget(b) => Some(self.exec_block(io, b, max_instructions)),
+            FastExit::Left(b, start, k) => Some(match self.core.fast_fault.take() {
+                Some(e) => self.fast_block_fault(io, b, start, k, e),
+                None => self.fast_block_leave(b, start, k),
+            }),
         }
-        // Pending flags stay pending into the next block of fast forms; every other path
-        // of the run loop settles them first.
-        c.regs.eip = c.next_eip;
-        c.instructions += u64::from(b.count);
-        c.cycles += u64::from(b.cycles);
-        Ok(())
     }
 
     /// EIP of instruction `k` of block `b` that starts at `start`, and the sum of the
@@ -769,6 +758,7 @@ impl Cpu {
                 handler,
                 cycles,
                 len,
+                index: 0,
             },
             crosses,
         ))
@@ -811,7 +801,10 @@ impl Cpu {
                 break;
             }
             let flow = d.insn.flow_control();
-            build.push(d);
+            build.push(Decoded {
+                index: build.len() as u8,
+                ..d
+            });
             off = end as u32;
             if crosses {
                 cacheable = false;
