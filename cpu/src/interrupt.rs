@@ -245,8 +245,6 @@ impl Core {
         }
         self.sregs.cpl = new_cpl;
         self.sregs.seg[SegReg::Cs as usize] = cs;
-        // (Also covers the data segments nulled above on an exit from v8086 mode.)
-        self.refresh_segment_fast_paths();
         self.regs.eip = offset;
         self.regs
             .eflags

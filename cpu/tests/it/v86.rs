@@ -450,3 +450,29 @@ fn pvi_does_not_apply_below_cpl_3() {
     assert_gp(s, 0);
     assert_eq!(c.core.regs.eip, CODE);
 }
+
+#[test]
+fn data_segments_nulled_by_an_interrupt_from_v86_fault_when_the_handler_uses_them() {
+    // SDM Vol. 3 §20.3.1.1: the processor loads DS, ES, FS and GS with null selectors
+    // when it leaves v8086 mode for the handler; an access through one is #GP(0).
+    let mut m = Pm::new();
+    m.deliver = true;
+    m.v86(|a| a.int(0x40).unwrap());
+    let (mut c, s) = m.run_v86(IOPL3);
+    assert_eq!(s, StopReason::Halted);
+    assert_eq!(c.core.regs.eip, handler_done(0x40));
+    // The handler goes on with MOV EAX, [DS:0].
+    c.core
+        .mem
+        .load(vtx32_mmu::PhysAddr(u64::from(handler_done(0x40))), &[0xA1, 0, 0, 0, 0])
+        .unwrap();
+    c.core.halted = false;
+    c.stop_on_exception = true;
+    let s = c.run(
+        &mut vtx32_cpu::NoPorts,
+        vtx32_cpu::RunLimits {
+            max_instructions: c.core.instructions + 10,
+        },
+    );
+    assert_gp(s, 0);
+}
