@@ -7,7 +7,7 @@
 //! (`flags.rs`, `memory.rs`, `stack.rs`); an instruction without a fast form runs through
 //! its generic handler.
 
-use super::flags::{self, lazy, Lazy, STATUS};
+use super::flags::{lazy, Lazy};
 use super::memory::DataAccess;
 use super::Core;
 use crate::exception::Exception;
@@ -296,9 +296,9 @@ pub(crate) fn select(i: &Instruction) -> Option<(Fast, Operands)> {
                 _ => 1,
             };
             let f: Fast = match i.mnemonic() {
-                Mnemonic::Shr => shift_ri::<{ shift_op::SHR }>,
-                Mnemonic::Sar => shift_ri::<{ shift_op::SAR }>,
-                _ => shift_ri::<{ shift_op::SHL }>,
+                Mnemonic::Shr => shift_ri::<{ lazy::SHR }>,
+                Mnemonic::Sar => shift_ri::<{ lazy::SAR }>,
+                _ => shift_ri::<{ lazy::SHL }>,
             };
             Some((f, o))
         }
@@ -507,15 +507,9 @@ fn alu_m_full<const OP: u8>(c: &mut Core, o: &Operands, off: u32, b: u32) -> R {
     done_write(c, Ok(()))
 }
 
-mod shift_op {
-    pub const SHL: u8 = 0;
-    pub const SHR: u8 = 1;
-    pub const SAR: u8 = 2;
-}
-
-/// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits). Flags as the generic shift
-/// family computes them (`shift.rs` policy): OF from the first one-bit step on the original
-/// operand, AF cleared; a count of 0 changes nothing.
+/// SHL/SHR/SAR r32, imm8 (count already masked to 5 bits), `K` one of the `lazy` shift
+/// kinds. The flags are left pending (`flags::shift32_flags`); a count of 0 changes
+/// nothing.
 fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
     let o = &d.ops;
     let count = o.imm;
@@ -523,23 +517,20 @@ fn shift_ri<const K: u8>(c: &mut Core, d: &Decoded) -> R {
         return true;
     }
     let v = c.g(o.dst);
-    let top = v >> 31;
-    let (r, cf, of) = match K {
-        shift_op::SHL => {
-            let w = u64::from(v) << count;
-            (w as u32, ((w >> 32) & 1) as u32, top ^ ((v >> 30) & 1))
-        }
-        shift_op::SHR => (v >> count, (v >> (count - 1)) & 1, top),
-        _ => {
-            let s = v as i32;
-            ((s >> count) as u32, ((s >> (count - 1)) as u32) & 1, 0)
-        }
+    let r = match K {
+        lazy::SHL => v << count,
+        lazy::SHR => v >> count,
+        _ => ((v as i32) >> count) as u32,
     };
     c.set_g(o.dst, r);
-    let f = cf | (of << 11) | flags::szp(4, r) | super::shift::policy::shift_af();
     // Every status flag is replaced: whatever was pending is overwritten.
-    c.lazy.op = lazy::NONE;
-    c.set_flags(STATUS, f);
+    c.lazy = Lazy {
+        op: K,
+        a: v,
+        b: count,
+        carry: 0,
+        r,
+    };
     true
 }
 

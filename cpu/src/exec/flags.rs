@@ -97,6 +97,32 @@ pub(crate) mod lazy {
     pub const INC: u8 = 4;
     /// DEC: `flags::sub(4, a, 1, 0, r)` into the status flags but CF, which is `carry`.
     pub const DEC: u8 = 5;
+    /// SHL/SAL `a` by `b` (1-31) giving `r`: [`super::shift32_flags`] into every status
+    /// flag. Likewise SHR and SAR.
+    pub const SHL: u8 = 6;
+    pub const SHR: u8 = 7;
+    pub const SAR: u8 = 8;
+}
+
+/// CF and OF (as EFLAGS bits) of a 32-bit SHL/SHR/SAR of `v` by `count` (1-31), as the
+/// shift family computes them (`shift.rs` policy): CF is the last bit shifted out, OF
+/// comes from the first one-bit step on the original operand.
+#[inline(always)]
+pub(crate) fn shift32_cf_of(kind: u8, v: u32, count: u32) -> (u32, u32) {
+    let top = v >> 31;
+    match kind {
+        lazy::SHL => ((v >> (32 - count)) & 1, top ^ ((v >> 30) & 1)),
+        lazy::SHR => ((v >> (count - 1)) & 1, top),
+        _ => ((((v as i32) >> (count - 1)) as u32) & 1, 0),
+    }
+}
+
+/// Status flags of a 32-bit SHL/SHR/SAR (`kind` one of the `lazy` shift kinds) of `v` by
+/// `count` (1-31) with result `r`; AF as the shift policy sets it.
+#[inline(always)]
+pub(crate) fn shift32_flags(kind: u8, v: u32, count: u32, r: u32) -> u32 {
+    let (cf, of) = shift32_cf_of(kind, v, count);
+    cf | (of << 11) | szp(4, r) | super::shift::policy::shift_af()
 }
 
 impl Lazy {
@@ -135,6 +161,7 @@ impl Core {
             lazy::SUB => sub(4, l.a, l.b, l.carry, l.r),
             lazy::INC => (add(4, l.a, 1, 0, l.r) & !CF) | l.carry,
             lazy::DEC => (sub(4, l.a, 1, 0, l.r) & !CF) | l.carry,
+            lazy::SHL | lazy::SHR | lazy::SAR => shift32_flags(l.op, l.a, l.b, l.r),
             _ => logic(4, l.r),
         };
         (e & !STATUS) | (f & STATUS)
@@ -151,6 +178,7 @@ impl Core {
             ),
             lazy::SUB => u32::from(u64::from(l.a) < u64::from(l.b) + u64::from(l.carry)),
             lazy::INC | lazy::DEC => l.carry,
+            lazy::SHL | lazy::SHR | lazy::SAR => shift32_cf_of(l.op, l.a, l.b).0,
             _ => 0,
         }
     }
@@ -172,6 +200,7 @@ impl Core {
             lazy::SUB => ((l.a ^ l.b) & (l.a ^ l.r)) >> 31 != 0,
             lazy::INC => l.r == 0x8000_0000,
             lazy::DEC => l.r == 0x7FFF_FFFF,
+            lazy::SHL | lazy::SHR | lazy::SAR => shift32_cf_of(l.op, l.a, l.b).1 != 0,
             _ => false,
         };
         match cc {

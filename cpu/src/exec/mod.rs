@@ -510,8 +510,12 @@ impl Cpu {
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         let event_cycle = c.event_cycle;
         let mut b = &first;
+        // Budget left, and EIP (fast forms neither read nor write `regs.eip`).
+        let mut left = max_instructions.saturating_sub(c.instructions);
+        let mut eip = c.regs.eip;
         let exit = 'chain: loop {
-            if max_instructions.saturating_sub(c.instructions) < u64::from(b.count) {
+            let count = u64::from(b.count);
+            if left < count {
                 break FastExit::Budget(*b);
             }
             *prev = b.id;
@@ -520,25 +524,25 @@ impl Cpu {
             // that reads them), the cycles come from the block's precomputed sum; an
             // instruction that faults or writes code gets its exact state recomputed from
             // the instruction lengths.
-            let start = c.regs.eip;
-            c.next_eip = start.wrapping_add(u32::from(b.span)) & ip_mask;
+            c.next_eip = eip.wrapping_add(u32::from(b.span)) & ip_mask;
             for d in blocks.insns(*b, usize::from(b.count)) {
                 if !(d.exec)(c, d) {
                     // Fast forms never set `fetch_dirty` (nor a stop or reset request): a
                     // fault and a write to code are the only ways they end a block early.
                     debug_assert!(!c.fetch_dirty);
-                    break 'chain FastExit::Left(*b, start, usize::from(d.index));
+                    break 'chain FastExit::Left(*b, eip, usize::from(d.index));
                 }
             }
             // Pending flags stay pending into the next block of fast forms; every other
             // path of the run loop settles them first.
-            c.regs.eip = c.next_eip;
-            c.instructions += u64::from(b.count);
+            eip = c.next_eip;
+            c.regs.eip = eip;
+            c.instructions += count;
+            left -= count;
             c.cycles += u64::from(b.cycles);
-            if c.cycles >= event_cycle || c.instructions >= max_instructions {
+            if c.cycles >= event_cycle || left == 0 {
                 return None;
             }
-            let eip = c.regs.eip;
             let next = blocks.succ(b.id).iter().find(|s| {
                 s.eip == eip && s.epoch == epoch && s.lin_page == lin_page && s.pa_page == pa_page
             });

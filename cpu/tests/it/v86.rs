@@ -464,7 +464,10 @@ fn data_segments_nulled_by_an_interrupt_from_v86_fault_when_the_handler_uses_the
     // The handler goes on with MOV EAX, [DS:0].
     c.core
         .mem
-        .load(vtx32_mmu::PhysAddr(u64::from(handler_done(0x40))), &[0xA1, 0, 0, 0, 0])
+        .load(
+            vtx32_mmu::PhysAddr(u64::from(handler_done(0x40))),
+            &[0xA1, 0, 0, 0, 0],
+        )
         .unwrap();
     c.core.halted = false;
     c.stop_on_exception = true;
