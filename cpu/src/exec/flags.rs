@@ -1,6 +1,8 @@
 //! Arithmetic flag computation (SDM Vol. 1 Appendix A, "EFLAGS Cross-Reference").
 //!
-//! Flags are computed eagerly. Undefined-flag policy (one policy, kept everywhere): vtx32
+//! The generic paths compute flags eagerly; the fast forms of ALU, INC/DEC and shift
+//! instructions leave them pending ([`Lazy`]) until something reads them, with the same
+//! functions applied later, so the result is bit for bit the same. Undefined-flag policy (one policy, kept everywhere): vtx32
 //! produces what a modern Intel host CPU produces; the host-CPU differential test in
 //! `testsuites/` checks undefined flags too. Each family file documents its choices.
 
