@@ -270,6 +270,7 @@ impl Cpu {
         let eip = c.regs.eip;
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         c.next_eip = eip.wrapping_add(u32::from(d.len)) & ip_mask;
+        c.block_start = eip;
         c.inhibit = false;
         let r = if d.generic {
             (d.handler)(c, io, &d.insn)

@@ -67,6 +67,8 @@ impl Core {
         if (d.exec)(self, d) {
             return Ok(());
         }
+        // A Jcc inside a block that branched has its target in `next_eip` already.
+        self.branch_taken = false;
         match self.fast_fault.take() {
             Some(e) => Err(e),
             None => Ok(()),
@@ -672,6 +674,44 @@ fn ret(c: &mut Core, d: &Decoded) -> R {
     }
     let sp = c.regs.gpr[crate::state::gpr::ESP].wrapping_add(4);
     c.set_sp(sp);
+    true
+}
+
+/// Jcc inside a block: blocks of 32-bit code go on past a fast Jcc (see
+/// [`make_inner_jcc`]). Its target is `block_start + imm` (`imm` holds the offset of the
+/// next instruction in the block plus the displacement). Taken, it leaves the block with
+/// `branch_taken` set (the instruction retired; `disp` holds the block's cycles through it).
+fn jcc_inner<const CC: u8>(c: &mut Core, d: &Decoded) -> R {
+    let o = &d.ops;
+    if c.condition_now(CONDITIONS[usize::from(CC)]) {
+        let t = c.block_start.wrapping_add(o.imm);
+        if let Err(e) = c.jump_near(t, 4) {
+            return fail(c, e);
+        }
+        c.branch_taken = true;
+        return false;
+    }
+    true
+}
+
+/// Turns the fast Jcc `d`, not the last instruction of its block, into the in-block form
+/// ([`jcc_inner`]); `next` is the offset of the instruction after it from the block's
+/// start, `cycles` the block's cycles up to and including it. `false` if `d` is not a
+/// fast Jcc (the block must end after it).
+pub(crate) fn make_inner_jcc(d: &mut Decoded, next: u32, cycles: u32) -> bool {
+    if d.generic || !d.insn.is_jcc_short_or_near() {
+        return false;
+    }
+    macro_rules! by_cc {
+        ($($c:ident)*) => {
+            match d.ops.cc {
+                $(ConditionCode::$c => jcc_inner::<{ ConditionCode::$c as u8 }>,)*
+            }
+        };
+    }
+    d.exec = by_cc!(None o no b ae e ne be a s ns p np l ge le g);
+    d.ops.imm = next.wrapping_add(d.ops.imm);
+    d.ops.disp = cycles;
     true
 }
 

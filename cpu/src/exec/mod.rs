@@ -96,6 +96,11 @@ pub struct Core {
     pub(crate) lazy: flags::Lazy,
     /// The exception of a fast form that returned `false` (see `fast::Fast`).
     pub(crate) fast_fault: Option<Exception>,
+    /// EIP of the first instruction of the running block: in-block Jcc targets are
+    /// relative to it (`fast::make_inner_jcc`).
+    pub(crate) block_start: u32,
+    /// Set by an in-block Jcc that branched (it returns `false` to leave the block).
+    pub(crate) branch_taken: bool,
     /// MOV SS / POP SS inhibit interrupts and traps for one instruction (SDM §6.8.3).
     pub(crate) inhibit: bool,
     /// Per segment register: the end of the offsets that reads and writes may use with
@@ -176,6 +181,8 @@ impl Cpu {
             fetch_epoch: 0,
             lazy: flags::Lazy::NONE,
             fast_fault: None,
+            block_start: 0,
+            branch_taken: false,
             inhibit: false,
             seg_read_end: [0; 6],
             seg_write_end: [0; 6],
@@ -429,15 +436,16 @@ impl Cpu {
         let insns = self.blocks.insns(b, budget);
         let ip_mask = if c.fetch_code32 { u32::MAX } else { 0xFFFF };
         let mut eip = c.regs.eip;
+        c.block_start = eip;
         // Only blocks of fast forms leave flags pending at their end (see `flags::Lazy`).
         c.settle_flags();
         let mut fault = None;
         let mut leave = false;
         let mut retired = 0u64;
-        // Only a block's last instruction can transfer control (blocks end at the first
-        // instruction whose flow is not "next"), so no per-instruction EIP check is needed.
-        // A handler that leaves EIP elsewhere without being a control transfer (a REP
-        // string instruction that resumes later) sets `fetch_dirty` to leave the block.
+        // Blocks end at the first instruction whose flow is not "next", except a fast Jcc
+        // in 32-bit code: an instruction that sends EIP elsewhere (`next_eip`) leaves the
+        // block. A handler that leaves EIP elsewhere without being a control transfer (a
+        // REP string instruction that resumes later) sets `fetch_dirty` to leave too.
         for d in insns {
             let next = eip.wrapping_add(u32::from(d.len)) & ip_mask;
             // EIP of the executing instruction (faults report it; REP restarts use it).
@@ -456,7 +464,7 @@ impl Cpu {
             }
             retired += 1;
             c.cycles += u64::from(d.cycles);
-            if c.fetch_dirty | c.mem.code_written() {
+            if c.fetch_dirty | c.mem.code_written() | (c.next_eip != next) {
                 leave = true;
                 break;
             }
@@ -525,10 +533,20 @@ impl Cpu {
             // instruction that faults or writes code gets its exact state recomputed from
             // the instruction lengths.
             c.next_eip = eip.wrapping_add(u32::from(b.span)) & ip_mask;
+            c.block_start = eip;
+            // Instructions and cycles retired by the block: all of them, unless an
+            // in-block Jcc branched.
+            let (mut count, mut cycles) = (count, b.cycles);
             for d in blocks.insns(*b, usize::from(b.count)) {
                 if !(d.exec)(c, d) {
+                    if c.branch_taken {
+                        c.branch_taken = false;
+                        (count, cycles) = (u64::from(d.index) + 1, d.ops.disp);
+                        break;
+                    }
                     // Fast forms never set `fetch_dirty` (nor a stop or reset request): a
-                    // fault and a write to code are the only ways they end a block early.
+                    // fault and a write to code are the only other ways they end a block
+                    // early.
                     debug_assert!(!c.fetch_dirty);
                     break 'chain FastExit::Left(*b, eip, usize::from(d.index));
                 }
@@ -539,7 +557,7 @@ impl Cpu {
             c.regs.eip = eip;
             c.instructions += count;
             left -= count;
-            c.cycles += u64::from(b.cycles);
+            c.cycles += u64::from(cycles);
             if c.cycles >= event_cycle || left == 0 {
                 return None;
             }
@@ -804,6 +822,14 @@ impl Cpu {
             if !build.is_empty() && (crosses || last_line > first_line + 1) {
                 break;
             }
+            // After a Jcc, only a fast form continues the block: a block of fast forms
+            // stays one (it runs on the lean path), the generic instruction starts the next.
+            let after_jcc = build
+                .last()
+                .is_some_and(|p| p.insn.flow_control() == iced_x86::FlowControl::ConditionalBranch);
+            if after_jcc && d.generic {
+                break;
+            }
             let flow = d.insn.flow_control();
             build.push(Decoded {
                 index: build.len() as u8,
@@ -814,16 +840,26 @@ impl Cpu {
                 cacheable = false;
                 break;
             }
-            if flow != iced_x86::FlowControl::Next
-                || build.len() == MAX_BLOCK_INSNS
-                || (lin.wrapping_add(off) & 0xFFF) == 0
-            {
+            // A fast Jcc in 32-bit code does not end the block (see `fast::make_inner_jcc`).
+            let goes_on = flow == iced_x86::FlowControl::Next
+                || (code32
+                    && flow == iced_x86::FlowControl::ConditionalBranch
+                    && build.last().is_some_and(|d| !d.generic));
+            if !goes_on || build.len() == MAX_BLOCK_INSNS || (lin.wrapping_add(off) & 0xFFF) == 0 {
                 break;
             }
             // The next instruction must start within the CS limit.
             if u64::from(eip) + u64::from(off) > u64::from(self.core.fetch_limit) {
                 break;
             }
+        }
+        // Every Jcc but the last instruction becomes the in-block form.
+        let (mut next, mut cycles) = (0u32, 0u32);
+        let inner = build.len().saturating_sub(1);
+        for d in build.iter_mut().take(inner) {
+            next += u32::from(d.len);
+            cycles += u32::from(d.cycles);
+            fast::make_inner_jcc(d, next, cycles);
         }
         let span = off.max(1);
         let gen0 = self.core.mem.mark_code(pa, span as usize);

@@ -6,6 +6,7 @@ mod desc;
 mod pm;
 
 mod basic;
+mod blocks;
 mod debug;
 mod event_loop;
 mod families_bcd;
