@@ -1,8 +1,9 @@
 //! Decoded-block cache: decode once per physical location (and code size).
 //!
 //! A block is a run of instructions decoded from one page, ending at the first control
-//! transfer, after at most [`MAX_BLOCK_INSNS`] instructions, or before it would span more
-//! than two 256-byte lines. Blocks live in an arena and are found through a direct-mapped
+//! transfer (in 32-bit code a Jcc of fast form does not end it when a fast form follows:
+//! taken, it leaves the block), after at most [`MAX_BLOCK_INSNS`] instructions, or before
+//! it would span more than two 256-byte lines. Blocks live in an arena and are found through a direct-mapped
 //! table keyed by physical address. Each block records the generations of the (at most two)
 //! lines it covers (see `vtx32_mmu::PhysMem::mark_code`): a write to either line changes a
 //! generation and the block misses at its next lookup; a write to any code line also ends
