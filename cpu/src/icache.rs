@@ -144,10 +144,19 @@ impl BlockCache {
             .unwrap_or(&[])
     }
 
-    /// The remembered successors of block `id` (none for an unknown number).
+    /// All the instructions of block `b`.
     #[inline(always)]
-    pub fn succ(&self, id: u32) -> &[Succ] {
-        self.succ.get(id as usize).map_or(&[], |s| &s[..])
+    pub fn block_insns(&self, b: &BlockRef) -> &[Decoded] {
+        let start = b.start as usize;
+        self.arena
+            .get(start..start + b.count as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The remembered successor of block `id` that `matches` (none for an unknown number).
+    #[inline(always)]
+    pub fn find_succ(&self, id: u32, matches: impl Fn(&Succ) -> bool) -> Option<&Succ> {
+        self.succ.get(id as usize)?.iter().find(|s| matches(s))
     }
 
     /// Remembers `s` as a successor of block `id` (most recent first).

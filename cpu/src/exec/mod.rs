@@ -323,9 +323,7 @@ impl Cpu {
         let eip = c.regs.eip;
         let epoch = self.chain_epoch();
         self.blocks
-            .succ(prev)
-            .iter()
-            .find(|s| {
+            .find_succ(prev, |s| {
                 s.eip == eip
                     && s.epoch == epoch
                     && s.lin_page == c.fetch_page
@@ -537,7 +535,7 @@ impl Cpu {
             // Instructions and cycles retired by the block: all of them, unless an
             // in-block Jcc branched.
             let (mut count, mut cycles) = (count, b.cycles);
-            for d in blocks.insns(*b, usize::from(b.count)) {
+            for d in blocks.block_insns(b) {
                 if !(d.exec)(c, d) {
                     if c.branch_taken {
                         c.branch_taken = false;
@@ -561,7 +559,7 @@ impl Cpu {
             if c.cycles >= event_cycle || left == 0 {
                 return None;
             }
-            let next = blocks.succ(b.id).iter().find(|s| {
+            let next = blocks.find_succ(b.id, |s| {
                 s.eip == eip && s.epoch == epoch && s.lin_page == lin_page && s.pa_page == pa_page
             });
             match next {
