@@ -9,9 +9,10 @@ pub const CODE: u32 = 0x10_0000;
 /// Data area the loop reads and writes.
 pub const DATA: u32 = 0x20_0000;
 
-/// The instruction mix both loops share: a load from `src`, ALU ops, a store to `dst`, and
-/// a data-dependent branch over one instruction (to `skip`, set here). 13 instructions.
-fn alu_mix(
+/// The instruction mix the loops share (the benchmarks' and the ROM of
+/// `examples/write_alu_rom.rs`): a load from `src`, ALU ops, a store to `dst`, and a
+/// data-dependent branch over one instruction (to `skip`, set here). 13 instructions.
+pub fn alu_mix(
     a: &mut CodeAssembler,
     src: AsmMemoryOperand,
     dst: AsmMemoryOperand,

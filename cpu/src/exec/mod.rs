@@ -798,6 +798,7 @@ impl Cpu {
         let first_line = pa.0 >> vtx32_mmu::CODE_LINE_SHIFT;
         let mut off = 0u32;
         let mut cacheable = true;
+        let mut all_fast = true;
         loop {
             let (e, l, p) = (
                 eip.wrapping_add(off),
@@ -820,14 +821,12 @@ impl Cpu {
             if !build.is_empty() && (crosses || last_line > first_line + 1) {
                 break;
             }
-            // After a Jcc, only a fast form continues the block: a block of fast forms
-            // stays one (it runs on the lean path), the generic instruction starts the next.
-            let after_jcc = build
-                .last()
-                .is_some_and(|p| p.insn.flow_control() == iced_x86::FlowControl::ConditionalBranch);
-            if after_jcc && d.generic {
+            // A block of fast forms stays one (it runs on the lean path): the first
+            // instruction without a fast form starts the next block.
+            if d.generic && !build.is_empty() && all_fast {
                 break;
             }
+            all_fast &= !d.generic;
             let flow = d.insn.flow_control();
             build.push(Decoded {
                 index: build.len() as u8,
@@ -924,5 +923,57 @@ impl Core {
             && self.sregs.seg[SegReg::Ss as usize]
                 .attrs
                 .contains(crate::state::SegAttrs::DB)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::code_asm::*;
+
+    /// A processor in flat 32-bit ring 0 with `code` at 0x1000.
+    fn cpu_with(code: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Cpu {
+        let mut a = CodeAssembler::new(32).unwrap();
+        code(&mut a).unwrap();
+        let bytes = a.assemble(0x1000).unwrap();
+        let mut mem = PhysMem::new(2 << 20).unwrap();
+        mem.load(PhysAddr(0x1000), &bytes).unwrap();
+        let mut cpu = Cpu::new(CpuModel::yonah(), mem);
+        cpu.enter_flat32(0x1000, 0);
+        cpu.state_changed();
+        cpu
+    }
+
+    #[test]
+    fn a_block_goes_on_past_a_fast_jcc_and_stops_before_a_generic_instruction() {
+        let mut cpu = cpu_with(|a| {
+            let mut out = a.create_label();
+            a.mov(eax, 1u32)?;
+            a.cmp(eax, 3u32)?;
+            a.je(out)?; // fast Jcc: the block goes on
+            a.inc(eax)?;
+            a.test(al, 1)?; // no fast form: the next block starts here
+            a.set_label(&mut out)?;
+            a.jmp(out)
+        });
+        let b = cpu.fetch_block().unwrap();
+        assert_eq!((b.count, b.all_fast), (4, true));
+        // The generic instruction and the JMP after it.
+        cpu.core.regs.eip = 0x1000 + u32::from(b.span);
+        let b = cpu.fetch_block().unwrap();
+        assert_eq!((b.count, b.all_fast), (2, false));
+    }
+
+    #[test]
+    fn a_block_that_starts_with_a_generic_instruction_takes_what_follows() {
+        let mut cpu = cpu_with(|a| {
+            let mut end = a.create_label();
+            a.test(al, 1)?;
+            a.mov(eax, 1u32)?;
+            a.set_label(&mut end)?;
+            a.jmp(end)
+        });
+        let b = cpu.fetch_block().unwrap();
+        assert_eq!((b.count, b.all_fast), (3, false));
     }
 }
