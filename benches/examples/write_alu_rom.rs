@@ -23,6 +23,7 @@ fn build(iterations: u32) -> Asm<Vec<u8>> {
     r.a.mov(esi, SRC)?;
     r.a.mov(edi, DST)?;
     r.a.xor(ecx, ecx)?;
+    r.a.xor(edx, edx)?;
     r.a.mov(ebx, 0x1234_5678u32)?;
     r.a.mov(esp, iterations)?;
     r.a.set_label(&mut top)?;
@@ -37,7 +38,9 @@ fn build(iterations: u32) -> Asm<Vec<u8>> {
     r.a.dec(esp)?;
     r.a.jnz(top)?;
     r.a.mov(esp, dword_ptr(SAVED_ESP))?;
+    // The result, to compare with the other emulator's.
     r.print_reg("edx", edx)?;
+    r.newline()?;
     r.finish()
 }
 
