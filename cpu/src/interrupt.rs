@@ -211,6 +211,12 @@ impl Core {
             if !self.stack32() {
                 self.regs.gpr[gpr::ESP] &= 0xFFFF;
             }
+            // The whole frame must fit on the new stack before anything is pushed: else
+            // #SS(new SS selector + EXT) (SDM Vol. 3 §6.12.1, INT n
+            // "INTER-PRIVILEGE-LEVEL-INTERRUPT": "IF new stack does not have room").
+            let words = 5 + u32::from(e.error_code().is_some()) + if from_v86 { 4 } else { 0 };
+            self.check_stack_room(words, size)
+                .map_err(|_| Exception::fault_code(vector::SS, u32::from(ss_sel & 0xFFFC) + ext))?;
             if from_v86 {
                 for s in saved_data {
                     self.push(size, s)?;

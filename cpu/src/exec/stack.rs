@@ -37,6 +37,19 @@ impl Core {
         Ok(())
     }
 
+    /// Checks that `count` pushes of `size` bytes below the stack top pass the stack
+    /// segment's checks (limit, expand-down, 16-bit wrap), without writing anything;
+    /// paging is left to the pushes themselves. The caller chooses the fault to raise.
+    pub(crate) fn check_stack_room(&self, count: u32, size: u32) -> Result<(), Exception> {
+        let m = self.sp_mask();
+        let top = self.regs.gpr[gpr::ESP];
+        for k in 1..=count {
+            let sp = top.wrapping_sub(k * size) & m;
+            self.seg_linear(SegReg::Ss, sp, size, true)?;
+        }
+        Ok(())
+    }
+
     /// Reads the value `depth` bytes above the stack top without popping it.
     #[inline(always)]
     pub(crate) fn peek(&mut self, depth: u32, size: u32) -> Result<u32, Exception> {

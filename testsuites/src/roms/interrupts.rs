@@ -1,6 +1,7 @@
 //! Interrupts and exceptions through the IDT (SDM Vol. 3 ch. 6): 32- and 16-bit interrupt
 //! and trap gates with the frames they push, a privilege change with the stack switch from
-//! the TSS, IRET to an outer level (data segment registers that become inaccessible are
+//! the TSS (and #SS with the new SS selector when the new stack has no room for the frame),
+//! IRET to an outer level (data segment registers that become inaccessible are
 //! nulled), INT n/INT3/INTO/BOUND, gate DPL and presence checks with their error codes
 //! (IDT and EXT bits), and the double-fault rules of Table 6-5.
 
@@ -16,6 +17,7 @@ pub fn rom() -> Asm<Vec<u8>> {
     gates_same_level(&mut r)?;
     gate_16bit(&mut r)?;
     privilege_change(&mut r)?;
+    inner_stack_without_room(&mut r)?;
     iret_to_outer_level(&mut r)?;
     software_exceptions(&mut r)?;
     gate_checks(&mut r)?;
@@ -128,6 +130,42 @@ fn privilege_change(r: &mut Rom) -> Asm {
         r.print_reg("back in ring 3, esp", eax)?;
         r.newline()
     })
+}
+
+/// A ring-1 data segment of 16 bytes, the ring-1 stack of [`inner_stack_without_room`].
+const SMALL_STACK1: u16 = FREE_SEL + 8;
+
+/// INT n from ring 3 to a ring-1 handler whose stack (TSS SS1:ESP1) has room for 16 of
+/// the frame's 20 bytes: #SS with the new SS selector as error code, before anything is
+/// pushed (SDM INT n, "INTER-PRIVILEGE-LEVEL-INTERRUPT").
+fn inner_stack_without_room(r: &mut Rom) -> Asm {
+    r.print("-- inner stack without room\n")?;
+    let mut handler = r.label();
+    let mut skip = r.label();
+    r.a.jmp(skip)?;
+    r.a.set_label(&mut handler)?;
+    r.print("ring-1 handler reached\n")?;
+    r.a.iretd()?;
+    r.a.set_label(&mut skip)?;
+    r.set_descriptor(
+        SMALL_STACK1,
+        FREE_LOW + 0x800,
+        0xF,
+        access::DATA | access::dpl(1),
+        FLAGS_32_BYTES,
+    )?;
+    let (esp1, ss1) = (TSS + 12, TSS + 16);
+    r.a.push(dword_ptr(esp1))?;
+    r.a.push(dword_ptr(ss1))?;
+    r.a.mov(dword_ptr(esp1), 0x10u32)?;
+    r.a.mov(dword_ptr(ss1), u32::from(SMALL_STACK1 | 1))?;
+    r.set_idt_gate(0x48, CODE1, handler, access::INT_GATE32 | access::dpl(3))?;
+    r.in_ring(3, |r| r.a.int(0x48))?;
+    // Nothing was written below the top of the small stack.
+    r.print_mem32("stack top - 4", FREE_LOW + 0x800 + 0xC)?;
+    r.newline()?;
+    r.a.pop(dword_ptr(ss1))?;
+    r.a.pop(dword_ptr(esp1))
 }
 
 /// IRET from ring 0 to ring 3 nulls ES and FS when they hold ring-0 data selectors (SDM
