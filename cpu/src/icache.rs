@@ -138,10 +138,8 @@ impl BlockCache {
     /// The first `n` instructions of block `b` (`n` <= its count).
     #[inline(always)]
     pub fn insns(&self, b: BlockRef, n: usize) -> &[Decoded] {
-        let start = b.start as usize;
-        self.arena
-            .get(start..start + n.min(b.count as usize))
-            .unwrap_or(&[])
+        let all = self.block_insns(&b);
+        &all[..n.min(all.len())]
     }
 
     /// All the instructions of block `b`.

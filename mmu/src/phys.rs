@@ -160,21 +160,15 @@ impl PhysMem {
     /// Reads a little-endian word (any alignment).
     #[inline(always)]
     pub fn read_u16(&self, addr: PhysAddr) -> u16 {
-        let pa = self.gate(addr) as usize;
-        match self.ram.get(pa..pa.wrapping_add(2)) {
-            Some(s) => u16::from_le_bytes([s[0], s[1]]),
-            None => self.read_bytes_slow(addr, 2) as u16,
-        }
+        let v = self.read_ram(addr, 2);
+        v.unwrap_or_else(|| self.read_bytes_slow(addr, 2)) as u16
     }
 
     /// Reads a little-endian doubleword (any alignment).
     #[inline(always)]
     pub fn read_u32(&self, addr: PhysAddr) -> u32 {
-        let pa = self.gate(addr) as usize;
-        match self.ram.get(pa..pa.wrapping_add(4)) {
-            Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-            None => self.read_bytes_slow(addr, 4),
-        }
+        let v = self.read_ram(addr, 4);
+        v.unwrap_or_else(|| self.read_bytes_slow(addr, 4))
     }
 
     /// Reads `size` (1, 2 or 4) bytes of RAM, little-endian; `None` (and nothing read)
@@ -250,26 +244,16 @@ impl PhysMem {
     /// Writes a little-endian word (any alignment).
     #[inline(always)]
     pub fn write_u16(&mut self, addr: PhysAddr, v: u16) {
-        self.write_le::<2>(addr, v.to_le_bytes());
+        if !self.write_ram(addr, 2, u32::from(v)) {
+            self.write_bytes_slow(addr, &v.to_le_bytes());
+        }
     }
 
     /// Writes a little-endian doubleword (any alignment).
     #[inline(always)]
     pub fn write_u32(&mut self, addr: PhysAddr, v: u32) {
-        self.write_le::<4>(addr, v.to_le_bytes());
-    }
-
-    #[inline(always)]
-    fn write_le<const N: usize>(&mut self, addr: PhysAddr, bytes: [u8; N]) {
-        let pa = self.gate(addr) as usize;
-        let first = self.line_flags.get(pa >> CODE_LINE_SHIFT);
-        let last = self
-            .line_flags
-            .get(pa.wrapping_add(N - 1) >> CODE_LINE_SHIFT);
-        if let (Some(0), Some(0)) = (first, last) {
-            self.ram[pa..pa + N].copy_from_slice(&bytes);
-        } else {
-            self.write_bytes_slow(addr, &bytes);
+        if !self.write_ram(addr, 4, v) {
+            self.write_bytes_slow(addr, &v.to_le_bytes());
         }
     }
 

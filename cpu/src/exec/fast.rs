@@ -15,6 +15,19 @@ use crate::icache::Decoded;
 use crate::state::SegReg;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register};
 
+/// `handler::<CC>` for the condition code `cc` (the handlers of Jcc are const-generic over
+/// `ConditionCode as u8`, indexing [`CONDITIONS`]).
+macro_rules! by_condition {
+    ($cc:expr, $handler:ident) => {
+        by_condition!(@ $cc, $handler, None o no b ae e ne be a s ns p np l ge le g)
+    };
+    (@ $cc:expr, $handler:ident, $($c:ident)*) => {
+        match $cc {
+            $(ConditionCode::$c => $handler::<{ ConditionCode::$c as u8 }> as Fast,)*
+        }
+    };
+}
+
 /// A fast handler works on the pre-resolved operands only. It never does port I/O, never
 /// reads `regs.eip` or the cycle counter, and only a control transfer (the last instruction
 /// of a block) reads or writes `next_eip`: the run loop relies on this to skip the
@@ -702,14 +715,7 @@ pub(crate) fn make_inner_jcc(d: &mut Decoded, next: u32, cycles: u32) -> bool {
     if d.generic || !d.insn.is_jcc_short_or_near() {
         return false;
     }
-    macro_rules! by_cc {
-        ($($c:ident)*) => {
-            match d.ops.cc {
-                $(ConditionCode::$c => jcc_inner::<{ ConditionCode::$c as u8 }>,)*
-            }
-        };
-    }
-    d.exec = by_cc!(None o no b ae e ne be a s ns p np l ge le g);
+    d.exec = by_condition!(d.ops.cc, jcc_inner);
     d.ops.imm = next.wrapping_add(d.ops.imm);
     d.ops.disp = cycles;
     true
@@ -748,12 +754,5 @@ const CONDITIONS: [ConditionCode; 17] = {
 
 /// The Jcc handler specialised for condition `cc`.
 fn jcc_fn(cc: ConditionCode) -> Fast {
-    macro_rules! by_cc {
-        ($($c:ident)*) => {
-            match cc {
-                $(ConditionCode::$c => jcc::<{ ConditionCode::$c as u8 }>,)*
-            }
-        };
-    }
-    by_cc!(None o no b ae e ne be a s ns p np l ge le g)
+    by_condition!(cc, jcc)
 }

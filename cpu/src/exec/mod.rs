@@ -827,6 +827,7 @@ impl Cpu {
                 break;
             }
             all_fast &= !d.generic;
+            let fast = !d.generic;
             let flow = d.insn.flow_control();
             build.push(Decoded {
                 index: build.len() as u8,
@@ -839,9 +840,7 @@ impl Cpu {
             }
             // A fast Jcc in 32-bit code does not end the block (see `fast::make_inner_jcc`).
             let goes_on = flow == iced_x86::FlowControl::Next
-                || (code32
-                    && flow == iced_x86::FlowControl::ConditionalBranch
-                    && build.last().is_some_and(|d| !d.generic));
+                || (code32 && fast && flow == iced_x86::FlowControl::ConditionalBranch);
             if !goes_on || build.len() == MAX_BLOCK_INSNS || (lin.wrapping_add(off) & 0xFFF) == 0 {
                 break;
             }
